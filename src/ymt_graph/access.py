@@ -1,0 +1,246 @@
+"""Authorization: the one place that decides who may read and write what.
+
+Reads are decided in SQL: every scoped query adds the clause these functions
+build (tenant, dealer subtree, region, store), so a row a principal may not
+see is simply absent, and ``node`` on a foreign id is null. Writes are decided
+on the loaded target by the ``may_*`` functions. Resolvers and services never
+hand-write "can this dealer see that row".
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+
+class Role(enum.StrEnum):
+    HQ_ADMIN = "HQ_ADMIN"
+    HQ_SALES = "HQ_SALES"
+    DEALER_ADMIN = "DEALER_ADMIN"
+    DEALER_STAFF = "DEALER_STAFF"
+    STORE_STAFF = "STORE_STAFF"
+    ANALYST = "ANALYST"
+    INTEGRATION = "INTEGRATION"
+
+
+class Resource(enum.StrEnum):
+    """What an API key scope names: ``<resource>:read`` or ``<resource>:write``."""
+
+    DEALERS = "dealers"
+    STORES = "stores"
+    WAREHOUSES = "warehouses"
+    CATALOG = "catalog"
+    USERS = "users"
+
+
+ALL_SCOPES: tuple[str, ...] = tuple(f"{r.value}:{a}" for r in Resource for a in ("read", "write"))
+
+HQ_ROLES = frozenset({Role.HQ_ADMIN, Role.HQ_SALES, Role.ANALYST})
+DEALER_ROLES = frozenset({Role.DEALER_ADMIN, Role.DEALER_STAFF})
+
+
+class Forbidden(Exception):
+    """The principal may not do this (mapped to FORBIDDEN, or NOT_FOUND where probing matters)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking. Built once per request by api.auth from a JWT or an API key."""
+
+    tenant_id: int
+    role: Role
+    user_id: int | None = None
+    api_key_id: int | None = None
+    # The dealer the principal acts for (a store's staff: the store's dealer).
+    dealer_id: int | None = None
+    # That dealer's tree path ("/12/57/"): subtree = path prefix, ancestors = ids in it.
+    dealer_path: str | None = None
+    store_id: int | None = None
+    # HQ_SALES: tree paths of the regions they cover.
+    region_paths: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def acts_as_dealer(self) -> bool:
+        """A dealer user, or an integration key bound to a dealer."""
+        return self.role in DEALER_ROLES or (self.role is Role.INTEGRATION and self.dealer_id is not None)
+
+    @property
+    def tenant_wide(self) -> bool:
+        return self.role in (Role.HQ_ADMIN, Role.ANALYST) or (
+            self.role is Role.INTEGRATION and self.dealer_id is None
+        )
+
+    def ancestor_dealer_ids(self) -> list[int]:
+        """Dealers above the principal's own (its suppliers): visible by name, not in depth."""
+        ids = path_ids(self.dealer_path)
+        if self.role is Role.STORE_STAFF:
+            return ids  # the store's dealer and that dealer's parents
+        return ids[:-1]
+
+    def has_scope(self, resource: Resource, action: str) -> bool:
+        if self.role is not Role.INTEGRATION:
+            return True
+        return f"{resource.value}:{action}" in self.scopes
+
+
+def path_ids(path: str | None) -> list[int]:
+    return [int(part) for part in (path or "").split("/") if part]
+
+
+def subtree_clause(path_col: Any, path: str) -> ColumnElement[bool]:
+    return sa.cast(path_col.startswith(path, autoescape=True), sa.Boolean)
+
+
+def region_clause(region_id_col: Any, regions: sa.Table, region_paths: tuple[str, ...]) -> ColumnElement[bool]:
+    """Rows whose region lies inside one of the given region subtrees."""
+    if not region_paths:
+        return sa.false()
+    inside = sa.or_(*(regions.c.path.startswith(p, autoescape=True) for p in region_paths))
+    return region_id_col.in_(sa.select(regions.c.id).where(inside))
+
+
+def _readable(p: Principal, resource: Resource) -> bool:
+    return p.has_scope(resource, "read")
+
+
+def dealer_scope(p: Principal, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    """Which dealer rows the principal sees: its subtree, plus its suppliers above it."""
+    tenant = dealers.c.tenant_id == p.tenant_id
+    if not _readable(p, Resource.DEALERS):
+        return sa.false()
+    if p.tenant_wide:
+        return tenant
+    if p.role is Role.HQ_SALES:
+        return sa.and_(tenant, region_clause(dealers.c.region_id, regions, p.region_paths))
+    clauses: list[ColumnElement[bool]] = []
+    if p.acts_as_dealer and p.dealer_path:
+        clauses.append(subtree_clause(dealers.c.path, p.dealer_path))
+    ancestors = p.ancestor_dealer_ids()
+    if ancestors:
+        clauses.append(dealers.c.id.in_(ancestors))
+    if not clauses:
+        return sa.false()
+    return sa.and_(tenant, sa.or_(*clauses))
+
+
+def sees_dealer_details(p: Principal, dealer_path: str, region_path: str) -> bool:
+    """Confidential dealer fields (credit limit, terms): HQ, or the dealer's own subtree."""
+    if p.tenant_wide:
+        return True
+    if p.role is Role.HQ_SALES:
+        return any(region_path.startswith(rp) for rp in p.region_paths)
+    return bool(p.acts_as_dealer and p.dealer_path and dealer_path.startswith(p.dealer_path))
+
+
+def store_scope(p: Principal, stores: sa.Table, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    tenant = stores.c.tenant_id == p.tenant_id
+    if not _readable(p, Resource.STORES):
+        return sa.false()
+    if p.tenant_wide:
+        return tenant
+    if p.role is Role.HQ_SALES:
+        return sa.and_(tenant, region_clause(stores.c.region_id, regions, p.region_paths))
+    if p.role is Role.STORE_STAFF and p.store_id is not None:
+        return sa.and_(tenant, stores.c.id == p.store_id)
+    if p.acts_as_dealer and p.dealer_path:
+        subtree = sa.select(dealers.c.id).where(
+            dealers.c.tenant_id == p.tenant_id, subtree_clause(dealers.c.path, p.dealer_path)
+        )
+        return sa.and_(tenant, stores.c.dealer_id.in_(subtree))
+    return sa.false()
+
+
+def warehouse_scope(
+    p: Principal, warehouses: sa.Table, dealers: sa.Table, stores: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """HQ warehouses are visible to everyone in the tenant (everyone orders from HQ);
+    dealer and store warehouses follow the owner's visibility."""
+    tenant = warehouses.c.tenant_id == p.tenant_id
+    if not _readable(p, Resource.WAREHOUSES):
+        return sa.false()
+    if p.tenant_wide:
+        return tenant
+    owned_by_visible = sa.or_(
+        warehouses.c.owner_kind == "HQ",
+        sa.and_(
+            warehouses.c.owner_kind == "DEALER",
+            warehouses.c.dealer_id.in_(
+                sa.select(dealers.c.id).where(_own_dealers(p, dealers, regions))
+            ),
+        ),
+        sa.and_(
+            warehouses.c.owner_kind == "STORE",
+            warehouses.c.store_id.in_(sa.select(stores.c.id).where(store_scope(p, stores, dealers, regions))),
+        ),
+    )
+    return sa.and_(tenant, owned_by_visible)
+
+
+def _own_dealers(p: Principal, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    """Dealers whose stock and operations the principal sees (no suppliers above)."""
+    tenant = dealers.c.tenant_id == p.tenant_id
+    if p.tenant_wide:
+        return tenant
+    if p.role is Role.HQ_SALES:
+        return sa.and_(tenant, region_clause(dealers.c.region_id, regions, p.region_paths))
+    if p.acts_as_dealer and p.dealer_path:
+        return sa.and_(tenant, subtree_clause(dealers.c.path, p.dealer_path))
+    return sa.false()
+
+
+def catalog_readable(p: Principal) -> bool:
+    return _readable(p, Resource.CATALOG)
+
+
+# ---- writes -------------------------------------------------------------------------------
+
+
+def may_write_dealer(p: Principal, target_path: str, region_path: str) -> bool:
+    """Change an existing dealer. A dealer admin manages the sub-dealers below it, not itself
+    (its own credit limit and tier are HQ's call)."""
+    if not p.has_scope(Resource.DEALERS, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if p.role is Role.HQ_SALES:
+        return any(region_path.startswith(rp) for rp in p.region_paths)
+    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path:
+        return target_path.startswith(p.dealer_path) and target_path != p.dealer_path
+    return False
+
+
+def may_create_dealer(p: Principal, parent_path: str | None, region_path: str) -> bool:
+    """Level-1 dealers are HQ's to create; a distributor may onboard its own sub-dealers."""
+    if not p.has_scope(Resource.DEALERS, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if p.role is Role.HQ_SALES:
+        return any(region_path.startswith(rp) for rp in p.region_paths)
+    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path and parent_path:
+        return parent_path.startswith(p.dealer_path)
+    return False
+
+
+def may_write_store(p: Principal, dealer_path: str, region_path: str) -> bool:
+    """Create or change a store belonging to a dealer at ``dealer_path``."""
+    if not p.has_scope(Resource.STORES, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if p.role is Role.HQ_SALES:
+        return any(region_path.startswith(rp) for rp in p.region_paths)
+    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path:
+        return dealer_path.startswith(p.dealer_path)
+    return False
+
+
+def may_write_catalog(p: Principal) -> bool:
+    if not p.has_scope(Resource.CATALOG, "write"):
+        return False
+    return p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None)

@@ -1,0 +1,1 @@
+"""The edge: authentication, schema assembly, limits, error shaping, the HTTP view."""

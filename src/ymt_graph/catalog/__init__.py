@@ -1,0 +1,1 @@
+"""Catalog: categories, product models, SKUs and assortment rules."""

@@ -1,0 +1,101 @@
+"""Relay connections (API.md "Conventions") built from keyset pages (``ymt_graph.paging``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from sqlalchemy.engine import Row
+
+from ymt_graph.errors import BadInput
+from ymt_graph.paging import Order, RowPage
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 250
+
+
+@strawberry.type(description="Where a page stands in its list.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Rows in the whole list (all pages).")
+
+
+def check_first(first: int | None, max_page: int = MAX_PAGE) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > max_page:
+        raise BadInput(f"`first` must be between 0 and {max_page}.", field="first")
+    return first
+
+
+def build_connection(
+    rows: Sequence[Row[Any]],
+    first: int,
+    order: Order,
+    to_node: Callable[[Row[Any]], N],
+    *,
+    total_count: int | None,
+    has_previous: bool,
+) -> Connection[N]:
+    """A page from ``first + 1`` fetched rows (the extra row only says there is more)."""
+    edges = [Edge(cursor=order.cursor_of(r), node=to_node(r)) for r in rows[:first]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        # None means "not selected" (root lists count only when asked), so it is never shown.
+        total_count=total_count if total_count is not None else 0,
+    )
+
+
+def connection_of(
+    rp: RowPage, first: int, after: str | None, order: Order, to_node: Callable[[Row[Any]], N]
+) -> Connection[N]:
+    """A nested connection from one parent's slice of a partitioned page."""
+    return build_connection(rp.rows, first, order, to_node, total_count=rp.total, has_previous=after is not None)
+
+
+def selects(info: Any, name: str) -> bool:
+    """Whether the current field's selection asks for ``name`` (through fragments too)."""
+    raw = info._raw_info
+    fragments = raw.fragments
+
+    def walk(sel: SelectionSetNode | None) -> bool:
+        if sel is None:
+            return False
+        for node in sel.selections:
+            if isinstance(node, FieldNode) and node.name.value == name:
+                return True
+            if isinstance(node, InlineFragmentNode) and walk(node.selection_set):
+                return True
+            if isinstance(node, FragmentSpreadNode):
+                frag = fragments.get(node.name.value)
+                if frag is not None and walk(frag.selection_set):
+                    return True
+        return False
+
+    return any(walk(f.selection_set) for f in raw.field_nodes)

@@ -1,0 +1,22 @@
+"""Opaque Relay global ids: base64url("Type:pk") without padding."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def encode_gid(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).rstrip(b"=").decode()
+
+
+def decode_gid(gid: str) -> tuple[str, int] | None:
+    """(type name, pk), or None when the id is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(gid + "=" * (-len(gid) % 4)).decode()
+        type_name, _, pk = raw.partition(":")
+        if not type_name or not pk.isdigit():
+            return None
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""arq jobs: each is a thin call into a domain service."""

@@ -1,0 +1,10 @@
+"""Every domain's tables, imported once so SQLModel.metadata is complete (Alembic, tests)."""
+
+from sqlmodel import SQLModel
+
+from ymt_graph.catalog import models as catalog_models
+from ymt_graph.org import models as org_models
+
+metadata = SQLModel.metadata
+
+__all__ = ["catalog_models", "metadata", "org_models"]

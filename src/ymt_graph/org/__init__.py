@@ -1,0 +1,1 @@
+"""Organization: tenants, regions, dealers (a tree), stores, warehouses, users, API keys."""

@@ -1,0 +1,299 @@
+"""Query and Mutation fields of the organization: authorize, call the service, map errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ymt_graph.errors import DomainError
+from ymt_graph.graph.connection import Connection, build_connection, check_first, selects
+from ymt_graph.graph.context import Context, Info
+from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
+from ymt_graph.graph.mutation import in_transaction, parse_pk, user_errors
+from ymt_graph.graph.node import register_node
+from ymt_graph.org import identity, service
+from ymt_graph.org.loaders import OrgLoaders
+from ymt_graph.org.types import (
+    AuthUserError,
+    Dealer,
+    DealerCreateInput,
+    DealerCreatePayload,
+    DealerFilter,
+    DealerUpdateInput,
+    DealerUpdatePayload,
+    Me,
+    OrgUserError,
+    Region,
+    Store,
+    StoreCreateInput,
+    StoreCreatePayload,
+    StoreFilter,
+    StoreUpdateInput,
+    StoreUpdatePayload,
+    Tenant,
+    TokenCreateInput,
+    TokenCreatePayload,
+    TokenRefreshInput,
+    TokenRefreshPayload,
+    User,
+    Warehouse,
+    WarehouseFilter,
+)
+
+# ---- node(id) fetchers: the same scoped loaders as every other read ---------------------------
+
+
+def _node_fetcher(loader_name: str, build: Any) -> Any:
+    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
+        rows = await getattr(ctx.loaders(OrgLoaders), loader_name).load_many(pks)
+        return [build(r, ctx) if r is not None else None for r in rows]
+
+    return fetch
+
+
+register_node("Dealer", _node_fetcher("dealer", Dealer.from_row))
+register_node("Store", _node_fetcher("store", lambda r, _ctx: Store.from_row(r)))
+register_node("Warehouse", _node_fetcher("warehouse", lambda r, _ctx: Warehouse.from_row(r)))
+register_node("Region", _node_fetcher("region", lambda r, _ctx: Region.from_row(r)))
+register_node("Tenant", _node_fetcher("tenant", lambda r, _ctx: Tenant.from_row(r)))
+register_node("User", _node_fetcher("user", lambda r, _ctx: User.from_row(r)))
+
+
+@strawberry.type
+class OrgQuery:
+    @strawberry.field(description="Who is calling.")
+    def me(self, info: Info) -> Me:
+        p = info.context.require_principal()
+        return Me(
+            role=p.role,
+            scopes=sorted(p.scopes),
+            user_pk=p.user_id,
+            tenant_pk=p.tenant_id,
+            dealer_pk=p.dealer_id,
+            store_pk=p.store_id,
+        )
+
+    @strawberry.field(description="Dealers you may see, ordered by code.")
+    async def dealers(
+        self, info: Info, filter: DealerFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Dealer]:
+        ctx = info.context
+        p = ctx.require_principal()
+        n = check_first(first)
+        f = filter or DealerFilter()
+        sf = service.DealerFilter(
+            search=given(f.search),
+            level=given(f.level),
+            region_code=given(f.region_code),
+            tier=enum_value(f.tier),
+            parent_id=pk_filter(f.parent_id, "Dealer"),
+            status=enum_value(f.status),
+        )
+        pg = await service.dealers_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
+        return build_connection(
+            pg.rows, n, service.DEALER_ORDER, lambda r: Dealer.from_row(r, ctx),
+            total_count=pg.total, has_previous=after is not None,
+        )
+
+    @strawberry.field(description="One dealer by global id or code; null if it does not exist for you.")
+    async def dealer(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Dealer | None:
+        ctx = info.context
+        p = ctx.require_principal()
+        exactly_one(id, code)
+        if id is not None:
+            row = await ctx.loaders(OrgLoaders).dealer.load(parse_pk(id, "Dealer"))
+        else:
+            row = (await service.dealers_by_codes(ctx.db, p, [code or ""])).get(code or "")
+        return Dealer.from_row(row, ctx) if row else None
+
+    @strawberry.field(description="Stores you may see, ordered by code.")
+    async def stores(
+        self, info: Info, filter: StoreFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Store]:
+        ctx = info.context
+        p = ctx.require_principal()
+        n = check_first(first)
+        f = filter or StoreFilter()
+        sf = service.StoreFilter(
+            search=given(f.search),
+            dealer_id=pk_filter(f.dealer_id, "Dealer"),
+            region_code=given(f.region_code),
+            status=enum_value(f.status),
+            format=enum_value(f.format),
+        )
+        pg = await service.stores_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
+        return build_connection(
+            pg.rows, n, service.STORE_ORDER, Store.from_row, total_count=pg.total, has_previous=after is not None
+        )
+
+    @strawberry.field(description="One store by global id or code; null if it does not exist for you.")
+    async def store(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Store | None:
+        ctx = info.context
+        p = ctx.require_principal()
+        exactly_one(id, code)
+        if id is not None:
+            row = await ctx.loaders(OrgLoaders).store.load(parse_pk(id, "Store"))
+        else:
+            row = (await service.stores_by_codes(ctx.db, p, [code or ""])).get(code or "")
+        return Store.from_row(row) if row else None
+
+    @strawberry.field(description="Warehouses you may see: HQ's, and those of the dealers and stores you see.")
+    async def warehouses(
+        self, info: Info, filter: WarehouseFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Warehouse]:
+        ctx = info.context
+        p = ctx.require_principal()
+        n = check_first(first)
+        f = filter or WarehouseFilter()
+        sf = service.WarehouseFilter(
+            owner_kind=enum_value(f.owner_kind),
+            dealer_id=pk_filter(f.dealer_id, "Dealer"),
+            store_id=pk_filter(f.store_id, "Store"),
+        )
+        pg = await service.warehouses_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
+        return build_connection(
+            pg.rows, n, service.WAREHOUSE_ORDER, Warehouse.from_row,
+            total_count=pg.total, has_previous=after is not None,
+        )
+
+
+def _token_payload(cls: type[TokenCreatePayload], pair: identity.TokenPair) -> TokenCreatePayload:
+    return cls(
+        token=pair.token,
+        refresh_token=pair.refresh_token,
+        expires_at=datetime.fromtimestamp(pair.expires_at, tz=UTC),
+    )
+
+
+async def _reload_dealer(ctx: Context, dealer_id: int) -> Dealer | None:
+    row = (await service.dealers_by_ids(ctx.db, ctx.require_principal(), [dealer_id])).get(dealer_id)
+    return Dealer.from_row(row, ctx) if row else None
+
+
+async def _reload_store(ctx: Context, store_id: int) -> Store | None:
+    row = (await service.stores_by_ids(ctx.db, ctx.require_principal(), [store_id])).get(store_id)
+    return Store.from_row(row) if row else None
+
+
+@strawberry.type
+class OrgMutation:
+    @strawberry.mutation(description="Log in with email and password; returns a bearer token.")
+    async def token_create(self, info: Info, input: TokenCreateInput) -> TokenCreatePayload:
+        ctx = info.context
+        try:
+            pair = await identity.create_token(ctx.db, ctx.settings, input.email, input.password)
+        except DomainError as exc:
+            return TokenCreatePayload(user_errors=user_errors(exc, AuthUserError))
+        return _token_payload(TokenCreatePayload, pair)
+
+    @strawberry.mutation(description="Trade a refresh token for a new token pair.")
+    async def token_refresh(self, info: Info, input: TokenRefreshInput) -> TokenRefreshPayload:
+        ctx = info.context
+        try:
+            pair = await identity.refresh_token(ctx.db, ctx.settings, input.refresh_token)
+        except DomainError as exc:
+            return TokenRefreshPayload(user_errors=user_errors(exc, AuthUserError))
+        return _token_payload(TokenRefreshPayload, pair)  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Create a level-1 dealer (HQ) or a sub-dealer under a distributor.")
+    async def dealer_create(self, info: Info, input: DealerCreateInput) -> DealerCreatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        data = service.DealerCreate(
+            code=input.code,
+            name=input.name,
+            region_code=input.region_code,
+            tier=input.tier.value,
+            parent_id=parse_pk(input.parent_id, "Dealer") if input.parent_id is not None else None,
+            credit_limit=input.credit_limit,
+            payment_terms_days=input.payment_terms_days,
+            contact_name=input.contact_name,
+            contact_phone=input.contact_phone,
+        )
+
+        async def work(conn: AsyncConnection) -> int:
+            return await service.create_dealer(conn, p, data)
+
+        try:
+            new_id = await in_transaction(ctx, work)
+        except DomainError as exc:
+            return DealerCreatePayload(user_errors=user_errors(exc, OrgUserError))
+        return DealerCreatePayload(dealer=await _reload_dealer(ctx, new_id))
+
+    @strawberry.mutation(description="Change a dealer's name, region, tier, status, credit limit or terms.")
+    async def dealer_update(self, info: Info, input: DealerUpdateInput) -> DealerUpdatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        dealer_id = parse_pk(input.id, "Dealer")
+        changes = service.DealerChanges(
+            name=given(input.name),
+            region_code=given(input.region_code),
+            tier=enum_value(input.tier),
+            status=enum_value(input.status),
+            credit_limit=given(input.credit_limit),
+            payment_terms_days=given(input.payment_terms_days),
+            contact_name=given(input.contact_name),
+            contact_phone=given(input.contact_phone),
+        )
+
+        async def work(conn: AsyncConnection) -> None:
+            await service.update_dealer(conn, p, dealer_id, changes)
+
+        try:
+            await in_transaction(ctx, work)
+        except DomainError as exc:
+            return DealerUpdatePayload(user_errors=user_errors(exc, OrgUserError))
+        return DealerUpdatePayload(dealer=await _reload_dealer(ctx, dealer_id))
+
+    @strawberry.mutation(description="Open a store for a dealer.")
+    async def store_create(self, info: Info, input: StoreCreateInput) -> StoreCreatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        data = service.StoreCreate(
+            code=input.code,
+            name=input.name,
+            dealer_id=parse_pk(input.dealer_id, "Dealer"),
+            region_code=input.region_code,
+            address=input.address,
+            lat=input.location.lat if input.location else None,
+            lng=input.location.lng if input.location else None,
+            format=input.format.value,
+        )
+
+        async def work(conn: AsyncConnection) -> int:
+            return await service.create_store(conn, p, data)
+
+        try:
+            new_id = await in_transaction(ctx, work)
+        except DomainError as exc:
+            return StoreCreatePayload(user_errors=user_errors(exc, OrgUserError))
+        return StoreCreatePayload(store=await _reload_store(ctx, new_id))
+
+    @strawberry.mutation(description="Change a store's name, region, address, location, format or status.")
+    async def store_update(self, info: Info, input: StoreUpdateInput) -> StoreUpdatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        store_id = parse_pk(input.id, "Store")
+        location = given(input.location)
+        changes = service.StoreChanges(
+            name=given(input.name),
+            region_code=given(input.region_code),
+            address=given(input.address),
+            lat=location.lat if location else None,
+            lng=location.lng if location else None,
+            format=enum_value(input.format),
+            status=enum_value(input.status),
+        )
+
+        async def work(conn: AsyncConnection) -> None:
+            await service.update_store(conn, p, store_id, changes)
+
+        try:
+            await in_transaction(ctx, work)
+        except DomainError as exc:
+            return StoreUpdatePayload(user_errors=user_errors(exc, OrgUserError))
+        return StoreUpdatePayload(store=await _reload_store(ctx, store_id))

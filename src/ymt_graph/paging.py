@@ -1,0 +1,119 @@
+"""Keyset paging shared by every service: opaque cursors, pages, per-parent pages.
+
+Cursors are base64url of a JSON array (the sort key values, then the id), so the
+order can change later without breaking clients that treat them as opaque.
+Keyset paging walks a list without gaps or repeats even while rows are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from ymt_graph.errors import BadInput, Executor
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput("Invalid cursor.", field="after") from exc
+    if not isinstance(values, list) or len(values) != arity:
+        raise BadInput("Invalid cursor.", field="after")
+    return values
+
+
+@dataclass(frozen=True)
+class Order:
+    """A list's order: sort columns, the last one unique (usually the id)."""
+
+    columns: tuple[sa.ColumnElement[Any], ...]
+    keys: tuple[str, ...]
+
+    def after_clause(self, cursor: str | None) -> ColumnElement[bool] | None:
+        if cursor is None:
+            return None
+        return sa.tuple_(*self.columns) > sa.tuple_(*decode_cursor(cursor, len(self.columns)))
+
+    def cursor_of(self, row: Row[Any]) -> str:
+        mapping = row._mapping
+        return encode_cursor([mapping[k] for k in self.keys])
+
+
+def order_by(*columns: sa.ColumnElement[Any]) -> Order:
+    return Order(columns=columns, keys=tuple(str(c.key) for c in columns))
+
+
+@dataclass
+class Page:
+    rows: Sequence[Row[Any]]  # up to first + 1: the extra row only says there is more
+    total: int | None
+
+
+async def page(
+    db: Executor, base: sa.Select[Any], order: Order, first: int, after: str | None, want_total: bool
+) -> Page:
+    """The first ``first`` rows after the cursor; the list's size only when asked for."""
+    stmt = base
+    keyset = order.after_clause(after)
+    if keyset is not None:
+        stmt = stmt.where(keyset)
+    rows = (await db.execute(stmt.order_by(*order.columns).limit(first + 1))).all()
+    total = None
+    if want_total:
+        count = sa.select(sa.func.count()).select_from(base.order_by(None).subquery())
+        total = int((await db.execute(count)).scalar_one())
+    return Page(rows=rows, total=total)
+
+
+def partitioned_page_query(
+    base: sa.Select[Any],
+    partition_col: sa.ColumnElement[Any],
+    order: Order,
+    first: int,
+    after: str | None,
+) -> sa.Select[Any]:
+    """One statement for the first page of many parents' lists (``dealer.stores(first: 5)``
+    for a page of dealers): rows carry ``_parent``, ``_total`` (the whole list's size,
+    ignoring ``after``) and ``_rn``."""
+    inner = base.add_columns(
+        partition_col.label("_parent"),
+        sa.func.count().over(partition_by=partition_col).label("_total"),
+    ).subquery("inner")
+    cols = [inner.c[k] for k in order.keys]
+    mid = sa.select(inner, sa.func.row_number().over(partition_by=inner.c["_parent"], order_by=cols).label("_rn"))
+    if after is not None:
+        mid = mid.where(sa.tuple_(*cols) > sa.tuple_(*decode_cursor(after, len(cols))))
+    sub = mid.subquery("mid")
+    return sa.select(sub).where(sub.c["_rn"] <= first + 1).order_by(sub.c["_parent"], sub.c["_rn"])
+
+
+@dataclass
+class RowPage:
+    """One parent's slice of a partitioned page query."""
+
+    rows: list[Row[Any]]
+    total: int
+
+
+def split_pages(rows: Sequence[Row[Any]], parents: Sequence[Any]) -> list[RowPage]:
+    by_parent: dict[Any, list[Row[Any]]] = {}
+    for r in rows:
+        by_parent.setdefault(r._mapping["_parent"], []).append(r)
+    out: list[RowPage] = []
+    for parent in parents:
+        prows = by_parent.get(parent, [])
+        out.append(RowPage(rows=prows, total=int(prows[0]._mapping["_total"]) if prows else 0))
+    return out
