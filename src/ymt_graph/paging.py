@@ -65,17 +65,24 @@ class Page:
 async def page(
     db: Executor, base: sa.Select[Any], order: Order, first: int, after: str | None, want_total: bool
 ) -> Page:
-    """The first ``first`` rows after the cursor; the list's size only when asked for."""
-    stmt = base
+    """The first ``first`` rows after the cursor; the list's size only when asked for.
+
+    On the first page the size comes with the rows (a window count, one statement);
+    after a cursor the rows no longer span the list, so it is counted apart."""
     keyset = order.after_clause(after)
-    if keyset is not None:
-        stmt = stmt.where(keyset)
+    if want_total and keyset is None:
+        stmt = base.add_columns(sa.func.count().over().label("_total"))
+        rows = (await db.execute(stmt.order_by(*order.columns).limit(first + 1))).all()
+        total = int(rows[0]._mapping["_total"]) if rows else 0
+        return Page(rows=rows, total=total)
+    stmt = base if keyset is None else base.where(keyset)
     rows = (await db.execute(stmt.order_by(*order.columns).limit(first + 1))).all()
-    total = None
-    if want_total:
-        count = sa.select(sa.func.count()).select_from(base.order_by(None).subquery())
-        total = int((await db.execute(count)).scalar_one())
-    return Page(rows=rows, total=total)
+    return Page(rows=rows, total=await _count(db, base) if want_total else None)
+
+
+async def _count(db: Executor, base: sa.Select[Any]) -> int:
+    count = sa.select(sa.func.count()).select_from(base.order_by(None).subquery())
+    return int((await db.execute(count)).scalar_one())
 
 
 def partitioned_page_query(

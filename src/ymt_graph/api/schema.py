@@ -24,6 +24,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from ymt_graph.api.errors import ErrorShaping, log_errors
+from ymt_graph.api.executor import FastExecutionContext
 from ymt_graph.catalog.resolvers import CatalogMutation, CatalogQuery
 from ymt_graph.graph.node import NodeQuery
 from ymt_graph.org.resolvers import OrgMutation, OrgQuery
@@ -50,6 +51,7 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
         mutation=Mutation,
         types=[],
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=FastExecutionContext,
         extensions=[
             ErrorShaping,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),

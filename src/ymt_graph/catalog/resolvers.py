@@ -64,7 +64,7 @@ class CatalogQuery:
             return build_connection([], n, service.SKU_ORDER, Sku.from_row,
                                     total_count=0 if want_total else None, has_previous=False)
         return build_connection(
-            pg.rows, n, service.SKU_ORDER, Sku.from_row, total_count=pg.total, has_previous=after is not None
+            pg.rows, n, service.SKU_ORDER, Sku.builder(), total_count=pg.total, has_previous=after is not None
         )
 
     @strawberry.field(description="One SKU by global id or code.")

@@ -27,6 +27,24 @@ product_models = table(models.ProductModel)
 assortment_rules = table(models.AssortmentRule)
 
 SKU_ORDER: Order = order_by(skus.c.code, skus.c.id)
+# A SKU row always brings its category and model along (one join, not two more
+# statements): a SKU is never shown without them, and both tables are small.
+SKU_COLUMNS = (
+    skus,
+    categories.c.code.label("category_code"),
+    categories.c.name.label("category_name"),
+    categories.c.parent_id.label("category_parent_id"),
+    product_models.c.code.label("model_code"),
+    product_models.c.name.label("model_name"),
+    product_models.c.category_id.label("model_category_id"),
+)
+_SKUS_FROM = skus.join(categories, categories.c.id == skus.c.category_id).join(
+    product_models, product_models.c.id == skus.c.model_id
+)
+
+
+def sku_select() -> sa.Select[Any]:
+    return sa.select(*SKU_COLUMNS).select_from(_SKUS_FROM)
 CATEGORY_ORDER: Order = order_by(categories.c.code, categories.c.id)
 SKU_STATUSES = ("DRAFT", "ACTIVE", "DISCONTINUED")
 SKU_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -103,7 +121,7 @@ async def skus_page(
     clauses = await sku_filter_clauses(db, p, f)
     if clauses is None:
         return None
-    return await page(db, sa.select(skus).where(*clauses), SKU_ORDER, first, after, want_total)
+    return await page(db, sku_select().where(*clauses), SKU_ORDER, first, after, want_total)
 
 
 async def categories_page(
@@ -114,19 +132,21 @@ async def categories_page(
     return await page(db, base, CATEGORY_ORDER, first, after, want_total)
 
 
-async def _by(db: Executor, p: Principal, tbl: sa.Table, col: str, keys: Sequence[Any]) -> dict[Any, Row[Any]]:
+async def _by(
+    db: Executor, p: Principal, tbl: sa.Table, col: str, keys: Sequence[Any], base: sa.Select[Any] | None = None
+) -> dict[Any, Row[Any]]:
     if not access.catalog_readable(p):
         return {}
-    stmt = sa.select(tbl).where(tbl.c.tenant_id == p.tenant_id, tbl.c[col].in_(keys))
+    stmt = (base if base is not None else sa.select(tbl)).where(tbl.c.tenant_id == p.tenant_id, tbl.c[col].in_(keys))
     return {getattr(r, col): r for r in (await db.execute(stmt)).all()}
 
 
 async def skus_by_ids(db: Executor, p: Principal, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    return await _by(db, p, skus, "id", ids)
+    return await _by(db, p, skus, "id", ids, sku_select())
 
 
 async def skus_by_codes(db: Executor, p: Principal, codes: Sequence[str]) -> dict[str, Row[Any]]:
-    return await _by(db, p, skus, "code", codes)
+    return await _by(db, p, skus, "code", codes, sku_select())
 
 
 async def categories_by_ids(db: Executor, p: Principal, ids: Sequence[int]) -> dict[int, Row[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -84,41 +85,59 @@ class Sku(Node):
     attributes: JSON
     created_at: datetime
     updated_at: datetime
+    category: Category
+    model: ProductModel
     pk: strawberry.Private[int]
-    category_pk: strawberry.Private[int]
-    model_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Sku:
-        return cls(
-            id=strawberry.ID(encode_gid("Sku", row.id)),
-            code=row.code,
-            name=row.name,
-            unit=row.unit,
-            moq=row.moq,
-            order_multiple=row.order_multiple,
-            serial_tracked=row.serial_tracked,
-            status=SkuStatus(row.status),
-            launch_date=row.launch_date,
-            attributes=row.attributes,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            pk=row.id,
-            category_pk=row.category_id,
-            model_pk=row.model_id,
-        )
+        """From a row of ``catalog.service.sku_select`` (the SKU with its category and model)."""
+        return cls.builder()(row)
 
-    @strawberry.field
-    async def category(self, info: Info) -> Category:
-        row = await catalog(info).category.load(self.category_pk)
-        assert row is not None
-        return Category.from_row(row)
+    @classmethod
+    def builder(cls) -> Callable[[Row[Any]], Sku]:
+        """A row-to-SKU function for one list: SKUs of a page share few categories and
+        models, so each is built once."""
+        categories: dict[int, Category] = {}
+        models: dict[int, ProductModel] = {}
 
-    @strawberry.field
-    async def model(self, info: Info) -> ProductModel:
-        row = await catalog(info).model.load(self.model_pk)
-        assert row is not None
-        return ProductModel.from_row(row)
+        def build(row: Row[Any]) -> Sku:
+            m = row._mapping
+            category = categories.get(m["category_id"])
+            if category is None:
+                category = categories[m["category_id"]] = Category(
+                    id=strawberry.ID(encode_gid("Category", m["category_id"])),
+                    code=m["category_code"],
+                    name=m["category_name"],
+                    parent_pk=m["category_parent_id"],
+                )
+            model = models.get(m["model_id"])
+            if model is None:
+                model = models[m["model_id"]] = ProductModel(
+                    id=strawberry.ID(encode_gid("ProductModel", m["model_id"])),
+                    code=m["model_code"],
+                    name=m["model_name"],
+                    category_pk=m["model_category_id"],
+                )
+            return cls(
+                id=strawberry.ID(encode_gid("Sku", m["id"])),
+                code=m["code"],
+                name=m["name"],
+                unit=m["unit"],
+                moq=m["moq"],
+                order_multiple=m["order_multiple"],
+                serial_tracked=m["serial_tracked"],
+                status=SkuStatus(m["status"]),
+                launch_date=m["launch_date"],
+                attributes=m["attributes"],
+                created_at=m["created_at"],
+                updated_at=m["updated_at"],
+                category=category,
+                model=model,
+                pk=m["id"],
+            )
+
+        return build
 
 
 @strawberry.input

@@ -79,23 +79,29 @@ def connection_of(
     return build_connection(rp.rows, first, order, to_node, total_count=rp.total, has_previous=after is not None)
 
 
+def selected_names(info: Any, path: Sequence[str] = ()) -> set[str]:
+    """Field names selected at ``path`` below the current field, through fragments too
+    (``("edges", "node")`` for the nodes of a connection). Resolvers use it to batch at
+    the root only what the query asks for."""
+    fragments = info._raw_info.fragments
+
+    def fields(sel: SelectionSetNode | None) -> list[FieldNode]:
+        out: list[FieldNode] = []
+        for node in sel.selections if sel is not None else ():
+            if isinstance(node, FieldNode):
+                out.append(node)
+            elif isinstance(node, InlineFragmentNode):
+                out += fields(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+                out += fields(fragments[node.name.value].selection_set)
+        return out
+
+    level = [f for root in info._raw_info.field_nodes for f in fields(root.selection_set)]
+    for name in path:
+        level = [f for node in level if node.name.value == name for f in fields(node.selection_set)]
+    return {f.name.value for f in level}
+
+
 def selects(info: Any, name: str) -> bool:
-    """Whether the current field's selection asks for ``name`` (through fragments too)."""
-    raw = info._raw_info
-    fragments = raw.fragments
-
-    def walk(sel: SelectionSetNode | None) -> bool:
-        if sel is None:
-            return False
-        for node in sel.selections:
-            if isinstance(node, FieldNode) and node.name.value == name:
-                return True
-            if isinstance(node, InlineFragmentNode) and walk(node.selection_set):
-                return True
-            if isinstance(node, FragmentSpreadNode):
-                frag = fragments.get(node.name.value)
-                if frag is not None and walk(frag.selection_set):
-                    return True
-        return False
-
-    return any(walk(f.selection_set) for f in raw.field_nodes)
+    """Whether the current field's selection asks for ``name`` directly."""
+    return name in selected_names(info)
