@@ -36,6 +36,7 @@ DEMO_EMAILS = (
     "dealer2@demo.example",
     "subdealer1@demo.example",
     "store1@demo.example",
+    "staff1@demo.example",
 )
 
 TOKEN_CREATE = """

@@ -83,6 +83,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
+    from ymt_graph.access import Role
     from ymt_graph.db import get_engine, table
     from ymt_graph.org.identity import check_scopes, create_api_key
     from ymt_graph.org.models import Dealer, Tenant
@@ -103,12 +104,12 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
                 ).scalar_one_or_none()
                 if dealer_id is None:
                     raise SystemExit(f"no dealer {args.dealer!r}")
-            secret = await create_api_key(conn, tenant_id, args.name, scopes, dealer_id)
+            secret = await create_api_key(conn, tenant_id, args.name, scopes, dealer_id, role=Role(args.role))
         await engine.dispose()
         return secret
 
-    if args.role != "INTEGRATION":
-        raise SystemExit("API keys are INTEGRATION principals; their rights are their scopes.")
+    if args.role not in ("INTEGRATION", "ANALYST"):
+        raise SystemExit("An API key is INTEGRATION (rights = its scopes) or ANALYST (read-only, tenant-wide).")
     with contextlib.ExitStack() as stack:
         settings = _resolved(stack)
         assert settings.database_url
@@ -193,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     apikey = sub.add_parser("apikey", help="integrator API keys").add_subparsers(dest="action", required=True)
     p = apikey.add_parser("create", help="create a key (printed once)")
-    p.add_argument("--role", default="INTEGRATION")
+    p.add_argument("--role", default="INTEGRATION", choices=("INTEGRATION", "ANALYST"))
     p.add_argument("--scopes", required=True, help="e.g. 'catalog:read dealers:read'")
     p.add_argument("--name", default="integration")
     p.add_argument("--tenant", default="demo")

@@ -56,3 +56,18 @@ async def test_revoked_key_is_refused(gql: Any, engine: AsyncEngine) -> None:
     identity._key_cache.clear()  # the 30 s cache would otherwise still accept it
     body = await gql("{ me { role } }", token=secret, expect_errors=True)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_analyst_key_reads_everything_and_writes_nothing(gql: Any, engine: AsyncEngine) -> None:
+    from ymt_graph.access import Role
+
+    async with engine.begin() as conn:
+        tenant_id = (await conn.execute(sa.text("SELECT id FROM tenants WHERE code = 'demo'"))).scalar_one()
+        secret = await create_api_key(conn, tenant_id, "bi", [], role=Role.ANALYST)
+    data = (await gql("{ me { role } dealers { totalCount } stores { totalCount } }", token=secret))["data"]
+    assert data["me"]["role"] == "ANALYST"
+    assert data["dealers"]["totalCount"] >= 50 and data["stores"]["totalCount"] >= 200
+    d = (await gql('{ dealer(code: "D0002") { id } }', token=secret))["data"]["dealer"]["id"]
+    upd = "mutation($i: DealerUpdateInput!) { dealerUpdate(input: $i) { userErrors { code } } }"
+    body = await gql(upd, {"i": {"id": d, "name": "x"}}, token=secret, expect_errors=True)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -14,7 +14,8 @@ import pytest
 ADMIN, SALES, ANALYST = "admin@demo.example", "sales.east@demo.example", "analyst@demo.example"
 DEALER1, DEALER2 = "dealer1@demo.example", "dealer2@demo.example"
 SUB1, STORE1 = "subdealer1@demo.example", "store1@demo.example"
-ROLES = (ADMIN, SALES, ANALYST, DEALER1, DEALER2, SUB1, STORE1)
+STAFF1 = "staff1@demo.example"  # DEALER_STAFF of D0001: sees like its admin, changes nothing
+ROLES = (ADMIN, SALES, ANALYST, DEALER1, STAFF1, DEALER2, SUB1, STORE1)
 
 OBJECTS_QUERY = """
 query Objects {
@@ -67,6 +68,7 @@ VISIBLE = {
     ANALYST: ALL,
     SALES: ALL - {"D0002", "store:D0002", "wh:D0002"},  # area EAST only
     DEALER1: ALL - {"D0002", "store:D0002", "wh:D0002"},
+    STAFF1: ALL - {"D0002", "store:D0002", "wh:D0002"},
     DEALER2: {"D0002", "store:D0002", "wh:D0002", "wh:HQ", "sku"},
     SUB1: {"D0001", "D0001-01", "store:D0001-01", "wh:D0001-01", "wh:HQ", "sku"},
     STORE1: {"D0001", "store:D0001(store1)", "wh:HQ", "sku"},
@@ -107,7 +109,8 @@ async def test_credit_limit_is_confidential(role: str, tokens: dict[str, str], g
         return
     assert dealer is not None
     shown = dealer["creditLimit"] is not None
-    assert shown == (role in (ADMIN, ANALYST, SALES, DEALER1)), "suppliers' limits are not their customers' business"
+    # A supplier's credit limit is not its customers' business.
+    assert shown == (role in (ADMIN, ANALYST, SALES, DEALER1, STAFF1))
 
 
 # ---- writes -------------------------------------------------------------------------------
@@ -126,17 +129,19 @@ mutation($i: SkuUpdateInput!) { skuUpdate(input: $i) { sku { id } userErrors { c
 
 WRITES: dict[str, dict[str, str]] = {
     # target: {role: outcome}
-    "D0001": {ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: FORBIDDEN, DEALER2: NOT_FOUND,
+    "D0001": {STAFF1: FORBIDDEN, ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: FORBIDDEN, DEALER2: NOT_FOUND,
               SUB1: FORBIDDEN, STORE1: FORBIDDEN},
-    "D0001-01": {ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: OK, DEALER2: NOT_FOUND,
+    "D0001-01": {STAFF1: FORBIDDEN, ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: OK, DEALER2: NOT_FOUND,
                  SUB1: FORBIDDEN, STORE1: NOT_FOUND},
-    "D0002": {ADMIN: OK, SALES: NOT_FOUND, ANALYST: FORBIDDEN, DEALER1: NOT_FOUND, DEALER2: FORBIDDEN,
+    "D0002": {STAFF1: NOT_FOUND, ADMIN: OK, SALES: NOT_FOUND, ANALYST: FORBIDDEN, DEALER1: NOT_FOUND,
+              DEALER2: FORBIDDEN,
               SUB1: NOT_FOUND, STORE1: NOT_FOUND},
-    "store:D0001(store1)": {ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: OK, DEALER2: NOT_FOUND,
+    "store:D0001(store1)": {STAFF1: FORBIDDEN, ADMIN: OK, SALES: OK, ANALYST: FORBIDDEN, DEALER1: OK,
+                            DEALER2: NOT_FOUND,
                             SUB1: NOT_FOUND, STORE1: FORBIDDEN},
-    "store:D0002": {ADMIN: OK, SALES: NOT_FOUND, ANALYST: FORBIDDEN, DEALER1: NOT_FOUND, DEALER2: OK,
+    "store:D0002": {STAFF1: NOT_FOUND, ADMIN: OK, SALES: NOT_FOUND, ANALYST: FORBIDDEN, DEALER1: NOT_FOUND, DEALER2: OK,
                     SUB1: NOT_FOUND, STORE1: NOT_FOUND},
-    "sku": {ADMIN: OK, SALES: FORBIDDEN, ANALYST: FORBIDDEN, DEALER1: FORBIDDEN, DEALER2: FORBIDDEN,
+    "sku": {STAFF1: FORBIDDEN, ADMIN: OK, SALES: FORBIDDEN, ANALYST: FORBIDDEN, DEALER1: FORBIDDEN, DEALER2: FORBIDDEN,
             SUB1: FORBIDDEN, STORE1: FORBIDDEN},
 }
 
@@ -174,6 +179,7 @@ async def test_write_matrix(
         (SALES, None, OK),  # a level-1 dealer in their own area
         (DEALER1, None, FORBIDDEN),  # distributors are HQ's to appoint
         (DEALER1, "D0001", OK),  # a distributor onboards its own sub-dealers
+        (STAFF1, "D0001", FORBIDDEN),  # its staff may not
         (DEALER2, "D0001", NOT_FOUND),
         (SUB1, "D0001-01", "PARENT_TOO_DEEP"),
         (ANALYST, None, FORBIDDEN),

@@ -196,16 +196,25 @@ def check_scopes(scopes: Sequence[str]) -> list[str]:
 
 
 async def create_api_key(
-    db: Executor, tenant_id: int, name: str, scopes: Sequence[str], dealer_id: int | None = None
+    db: Executor,
+    tenant_id: int,
+    name: str,
+    scopes: Sequence[str],
+    dealer_id: int | None = None,
+    role: Role = Role.INTEGRATION,
 ) -> str:
-    """Create a key and return its secret; only its hash is kept, so it is shown once."""
+    """Create a key and return its secret; only its hash is kept, so it is shown once.
+    An INTEGRATION key may do what its scopes say; an ANALYST key (BI tools) reads the
+    whole tenant and writes nothing."""
+    if role not in (Role.INTEGRATION, Role.ANALYST):
+        raise ValueError("API keys are INTEGRATION or ANALYST principals")
     clean = check_scopes(scopes)
     prefix = secrets.token_hex(6)
     secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     await db.execute(
         sa.insert(api_keys).values(
             tenant_id=tenant_id, name=name, prefix=prefix, key_hash=_key_hash(secret),
-            role=Role.INTEGRATION.value, scopes=clean, dealer_id=dealer_id,
+            role=role.value, scopes=clean, dealer_id=dealer_id,
         )
     )
     return secret
