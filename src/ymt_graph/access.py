@@ -108,32 +108,41 @@ def _readable(p: Principal, resource: Resource) -> bool:
     return p.has_scope(resource, "read")
 
 
+def in_regions(p: Principal, region_path: str) -> bool:
+    """Whether a region lies in one of the areas an HQ_SALES principal covers."""
+    return any(region_path.startswith(rp) for rp in p.region_paths)
+
+
 def dealer_scope(p: Principal, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
-    """Which dealer rows the principal sees: its subtree, plus its suppliers above it."""
-    tenant = dealers.c.tenant_id == p.tenant_id
+    """Which dealer rows the principal sees: those it manages, plus its suppliers above it
+    (a sub-dealer or store must know who it buys from)."""
     if not _readable(p, Resource.DEALERS):
         return sa.false()
+    managed = own_dealers(p, dealers, regions)
+    ancestors = p.ancestor_dealer_ids()
+    if not ancestors:
+        return managed
+    return sa.or_(managed, sa.and_(dealers.c.tenant_id == p.tenant_id, dealers.c.id.in_(ancestors)))
+
+
+def own_dealers(p: Principal, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    """Dealers whose details, stock and business the principal sees (no suppliers above)."""
+    tenant = dealers.c.tenant_id == p.tenant_id
     if p.tenant_wide:
         return tenant
     if p.role is Role.HQ_SALES:
         return sa.and_(tenant, region_clause(dealers.c.region_id, regions, p.region_paths))
-    clauses: list[ColumnElement[bool]] = []
     if p.acts_as_dealer and p.dealer_path:
-        clauses.append(subtree_clause(dealers.c.path, p.dealer_path))
-    ancestors = p.ancestor_dealer_ids()
-    if ancestors:
-        clauses.append(dealers.c.id.in_(ancestors))
-    if not clauses:
-        return sa.false()
-    return sa.and_(tenant, sa.or_(*clauses))
+        return sa.and_(tenant, subtree_clause(dealers.c.path, p.dealer_path))
+    return sa.false()
 
 
 def sees_dealer_details(p: Principal, dealer_path: str, region_path: str) -> bool:
-    """Confidential dealer fields (credit limit, terms): HQ, or the dealer's own subtree."""
+    """Confidential dealer fields (credit limit, terms): the row-level twin of own_dealers."""
     if p.tenant_wide:
         return True
     if p.role is Role.HQ_SALES:
-        return any(region_path.startswith(rp) for rp in p.region_paths)
+        return in_regions(p, region_path)
     return bool(p.acts_as_dealer and p.dealer_path and dealer_path.startswith(p.dealer_path))
 
 
@@ -170,7 +179,7 @@ def warehouse_scope(
         sa.and_(
             warehouses.c.owner_kind == "DEALER",
             warehouses.c.dealer_id.in_(
-                sa.select(dealers.c.id).where(_own_dealers(p, dealers, regions))
+                sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))
             ),
         ),
         sa.and_(
@@ -181,18 +190,6 @@ def warehouse_scope(
     return sa.and_(tenant, owned_by_visible)
 
 
-def _own_dealers(p: Principal, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
-    """Dealers whose stock and operations the principal sees (no suppliers above)."""
-    tenant = dealers.c.tenant_id == p.tenant_id
-    if p.tenant_wide:
-        return tenant
-    if p.role is Role.HQ_SALES:
-        return sa.and_(tenant, region_clause(dealers.c.region_id, regions, p.region_paths))
-    if p.acts_as_dealer and p.dealer_path:
-        return sa.and_(tenant, subtree_clause(dealers.c.path, p.dealer_path))
-    return sa.false()
-
-
 def catalog_readable(p: Principal) -> bool:
     return _readable(p, Resource.CATALOG)
 
@@ -200,44 +197,49 @@ def catalog_readable(p: Principal) -> bool:
 # ---- writes -------------------------------------------------------------------------------
 
 
+def _hq_may_write(p: Principal, region_path: str) -> bool | None:
+    """HQ's answer for a write in a region; None when the principal is not HQ-side."""
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if p.role is Role.HQ_SALES:
+        return in_regions(p, region_path)
+    return None
+
+
+def _manages(p: Principal) -> bool:
+    """Dealer admins, and integration keys bound to a dealer, manage their subtree."""
+    return p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and bool(p.dealer_path)
+
+
 def may_write_dealer(p: Principal, target_path: str, region_path: str) -> bool:
     """Change an existing dealer. A dealer admin manages the sub-dealers below it, not itself
     (its own credit limit and tier are HQ's call)."""
     if not p.has_scope(Resource.DEALERS, "write"):
         return False
-    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
-        return True
-    if p.role is Role.HQ_SALES:
-        return any(region_path.startswith(rp) for rp in p.region_paths)
-    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path:
-        return target_path.startswith(p.dealer_path) and target_path != p.dealer_path
-    return False
+    hq = _hq_may_write(p, region_path)
+    if hq is not None:
+        return hq
+    return _manages(p) and target_path.startswith(p.dealer_path or "\0") and target_path != p.dealer_path
 
 
 def may_create_dealer(p: Principal, parent_path: str | None, region_path: str) -> bool:
     """Level-1 dealers are HQ's to create; a distributor may onboard its own sub-dealers."""
     if not p.has_scope(Resource.DEALERS, "write"):
         return False
-    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
-        return True
-    if p.role is Role.HQ_SALES:
-        return any(region_path.startswith(rp) for rp in p.region_paths)
-    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path and parent_path:
-        return parent_path.startswith(p.dealer_path)
-    return False
+    hq = _hq_may_write(p, region_path)
+    if hq is not None:
+        return hq
+    return _manages(p) and parent_path is not None and parent_path.startswith(p.dealer_path or "\0")
 
 
 def may_write_store(p: Principal, dealer_path: str, region_path: str) -> bool:
     """Create or change a store belonging to a dealer at ``dealer_path``."""
     if not p.has_scope(Resource.STORES, "write"):
         return False
-    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
-        return True
-    if p.role is Role.HQ_SALES:
-        return any(region_path.startswith(rp) for rp in p.region_paths)
-    if p.role in (Role.DEALER_ADMIN, Role.INTEGRATION) and p.dealer_path:
-        return dealer_path.startswith(p.dealer_path)
-    return False
+    hq = _hq_may_write(p, region_path)
+    if hq is not None:
+        return hq
+    return _manages(p) and dealer_path.startswith(p.dealer_path or "\0")
 
 
 def may_write_catalog(p: Principal) -> bool:

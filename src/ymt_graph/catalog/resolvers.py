@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ymt_graph.catalog import service
 from ymt_graph.catalog.loaders import CatalogLoaders
@@ -21,11 +20,10 @@ from ymt_graph.catalog.types import (
     SkuUpdateInput,
     SkuUpdatePayload,
 )
-from ymt_graph.errors import DomainError
 from ymt_graph.graph.connection import Connection, build_connection, check_first, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
-from ymt_graph.graph.mutation import in_transaction, parse_pk, user_errors
+from ymt_graph.graph.mutation import attempt, parse_pk
 from ymt_graph.graph.node import register_node
 
 
@@ -114,14 +112,10 @@ class CatalogMutation:
             attributes=cast(dict[str, Any], input.attributes) if input.attributes is not None else {},
         )
 
-        async def work(conn: AsyncConnection) -> int:
-            return await service.create_sku(conn, p, data)
-
-        try:
-            new_id = await in_transaction(ctx, work)
-        except DomainError as exc:
-            return SkuCreatePayload(user_errors=user_errors(exc, CatalogUserError))
-        return SkuCreatePayload(sku=await _reload_sku(ctx, new_id))
+        done = await attempt(ctx, lambda conn: service.create_sku(conn, p, data))
+        if done.error:
+            return SkuCreatePayload(user_errors=done.user_errors(CatalogUserError))
+        return SkuCreatePayload(sku=await _reload_sku(ctx, done.value))
 
     @strawberry.mutation(description="Change a SKU (HQ only): name, unit, MOQ, multiple, status, attributes.")
     async def sku_update(self, info: Info, input: SkuUpdateInput) -> SkuUpdatePayload:
@@ -139,11 +133,7 @@ class CatalogMutation:
             attributes=given(input.attributes),
         )
 
-        async def work(conn: AsyncConnection) -> None:
-            await service.update_sku(conn, p, sku_id, changes)
-
-        try:
-            await in_transaction(ctx, work)
-        except DomainError as exc:
-            return SkuUpdatePayload(user_errors=user_errors(exc, CatalogUserError))
+        done = await attempt(ctx, lambda conn: service.update_sku(conn, p, sku_id, changes))
+        if done.error:
+            return SkuUpdatePayload(user_errors=done.user_errors(CatalogUserError))
         return SkuUpdatePayload(sku=await _reload_sku(ctx, sku_id))

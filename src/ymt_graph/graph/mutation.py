@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,18 +17,36 @@ from ymt_graph.graph.ids import decode_gid
 R = TypeVar("R")
 
 
-async def in_transaction(ctx: Context, work: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-    """Run ``work`` in its own transaction. A DomainError rolls everything back and is
-    re-raised for the resolver to turn into userErrors; Forbidden becomes FORBIDDEN."""
+@dataclass
+class Outcome(Generic[R]):
+    """What a unit of work came to: its value, or the business rule that refused it."""
+
+    result: R | None = None
+    error: DomainError | None = None
+
+    @property
+    def value(self) -> R:
+        """The work's result (only meaningful when there is no error)."""
+        assert self.error is None, "check .error first"
+        return cast(R, self.result)
+
+    def user_errors(self, error_type: type[Any]) -> list[Any]:
+        """The refusal as the domain's ``userErrors`` entries."""
+        if self.error is None:
+            return []
+        return [error_type(field=self.error.field, message=self.error.message, code=self.error.code)]
+
+
+async def attempt(ctx: Context, work: Callable[[AsyncConnection], Awaitable[R]]) -> Outcome[R]:
+    """Run ``work`` in its own transaction. A DomainError rolls everything back and comes
+    back as the outcome's error; a missing right (Forbidden) is a FORBIDDEN error."""
     try:
         async with ctx.db.transaction() as conn:
-            return await work(conn)
+            return Outcome(result=await work(conn))
+    except DomainError as exc:
+        return Outcome(error=exc)
     except Forbidden as exc:
         raise forbidden(str(exc) or "You are not allowed to do this.") from exc
-
-
-def user_errors(exc: DomainError, error_type: type[Any]) -> list[Any]:
-    return [error_type(field=exc.field, message=exc.message, code=exc.code)]
 
 
 def parse_pk(gid: str | None, type_name: str) -> int:

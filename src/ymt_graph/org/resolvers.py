@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ymt_graph.errors import DomainError
 from ymt_graph.graph.connection import Connection, build_connection, check_first, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
-from ymt_graph.graph.mutation import in_transaction, parse_pk, user_errors
+from ymt_graph.graph.mutation import Outcome, attempt, parse_pk
 from ymt_graph.graph.node import register_node
 from ymt_graph.org import identity, service
 from ymt_graph.org.loaders import OrgLoaders
@@ -187,7 +186,7 @@ class OrgMutation:
         try:
             pair = await identity.create_token(ctx.db, ctx.settings, input.email, input.password)
         except DomainError as exc:
-            return TokenCreatePayload(user_errors=user_errors(exc, AuthUserError))
+            return TokenCreatePayload(user_errors=Outcome(error=exc).user_errors(AuthUserError))
         return _token_payload(TokenCreatePayload, pair)
 
     @strawberry.mutation(description="Trade a refresh token for a new token pair.")
@@ -196,7 +195,7 @@ class OrgMutation:
         try:
             pair = await identity.refresh_token(ctx.db, ctx.settings, input.refresh_token)
         except DomainError as exc:
-            return TokenRefreshPayload(user_errors=user_errors(exc, AuthUserError))
+            return TokenRefreshPayload(user_errors=Outcome(error=exc).user_errors(AuthUserError))
         return _token_payload(TokenRefreshPayload, pair)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Create a level-1 dealer (HQ) or a sub-dealer under a distributor.")
@@ -215,14 +214,10 @@ class OrgMutation:
             contact_phone=input.contact_phone,
         )
 
-        async def work(conn: AsyncConnection) -> int:
-            return await service.create_dealer(conn, p, data)
-
-        try:
-            new_id = await in_transaction(ctx, work)
-        except DomainError as exc:
-            return DealerCreatePayload(user_errors=user_errors(exc, OrgUserError))
-        return DealerCreatePayload(dealer=await _reload_dealer(ctx, new_id))
+        done = await attempt(ctx, lambda conn: service.create_dealer(conn, p, data))
+        if done.error:
+            return DealerCreatePayload(user_errors=done.user_errors(OrgUserError))
+        return DealerCreatePayload(dealer=await _reload_dealer(ctx, done.value))
 
     @strawberry.mutation(description="Change a dealer's name, region, tier, status, credit limit or terms.")
     async def dealer_update(self, info: Info, input: DealerUpdateInput) -> DealerUpdatePayload:
@@ -240,13 +235,9 @@ class OrgMutation:
             contact_phone=given(input.contact_phone),
         )
 
-        async def work(conn: AsyncConnection) -> None:
-            await service.update_dealer(conn, p, dealer_id, changes)
-
-        try:
-            await in_transaction(ctx, work)
-        except DomainError as exc:
-            return DealerUpdatePayload(user_errors=user_errors(exc, OrgUserError))
+        done = await attempt(ctx, lambda conn: service.update_dealer(conn, p, dealer_id, changes))
+        if done.error:
+            return DealerUpdatePayload(user_errors=done.user_errors(OrgUserError))
         return DealerUpdatePayload(dealer=await _reload_dealer(ctx, dealer_id))
 
     @strawberry.mutation(description="Open a store for a dealer.")
@@ -264,14 +255,10 @@ class OrgMutation:
             format=input.format.value,
         )
 
-        async def work(conn: AsyncConnection) -> int:
-            return await service.create_store(conn, p, data)
-
-        try:
-            new_id = await in_transaction(ctx, work)
-        except DomainError as exc:
-            return StoreCreatePayload(user_errors=user_errors(exc, OrgUserError))
-        return StoreCreatePayload(store=await _reload_store(ctx, new_id))
+        done = await attempt(ctx, lambda conn: service.create_store(conn, p, data))
+        if done.error:
+            return StoreCreatePayload(user_errors=done.user_errors(OrgUserError))
+        return StoreCreatePayload(store=await _reload_store(ctx, done.value))
 
     @strawberry.mutation(description="Change a store's name, region, address, location, format or status.")
     async def store_update(self, info: Info, input: StoreUpdateInput) -> StoreUpdatePayload:
@@ -289,11 +276,7 @@ class OrgMutation:
             status=enum_value(input.status),
         )
 
-        async def work(conn: AsyncConnection) -> None:
-            await service.update_store(conn, p, store_id, changes)
-
-        try:
-            await in_transaction(ctx, work)
-        except DomainError as exc:
-            return StoreUpdatePayload(user_errors=user_errors(exc, OrgUserError))
+        done = await attempt(ctx, lambda conn: service.update_store(conn, p, store_id, changes))
+        if done.error:
+            return StoreUpdatePayload(user_errors=done.user_errors(OrgUserError))
         return StoreUpdatePayload(store=await _reload_store(ctx, store_id))
