@@ -190,6 +190,38 @@ def warehouse_scope(
     return sa.and_(tenant, owned_by_visible)
 
 
+def user_scope(
+    p: Principal, users: sa.Table, dealers: sa.Table, stores: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """Accounts a principal sees: its own, and those of the dealers and stores it manages
+    (a distributor sees its staff and its sub-dealers' and stores' people)."""
+    tenant = users.c.tenant_id == p.tenant_id
+    own = users.c.id == p.user_id if p.user_id is not None else sa.false()
+    if not _readable(p, Resource.USERS):
+        return sa.and_(tenant, own)
+    if p.tenant_wide:
+        return tenant
+    managed_dealers = sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))
+    managed_stores = sa.select(stores.c.id).where(store_scope(p, stores, dealers, regions))
+    people = sa.or_(users.c.dealer_id.in_(managed_dealers), users.c.store_id.in_(managed_stores))
+    if p.role is Role.STORE_STAFF:
+        people = users.c.store_id == p.store_id if p.store_id is not None else sa.false()
+    return sa.and_(tenant, sa.or_(own, people))
+
+
+def may_manage_user(p: Principal, role: Role, dealer_path: str | None, region_path: str | None) -> bool:
+    """Create or change an account with ``role`` attached to a dealer (its path) or a store
+    (its dealer's path). HQ_ADMIN manages everyone; a dealer admin manages the people of
+    its own subtree (its staff, its sub-dealers' admins, its stores' staff) and no HQ roles."""
+    if not p.has_scope(Resource.USERS, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if role not in (Role.DEALER_ADMIN, Role.DEALER_STAFF, Role.STORE_STAFF) or dealer_path is None:
+        return False
+    return _manages(p) and dealer_path.startswith(p.dealer_path or "\0")
+
+
 def catalog_readable(p: Principal) -> bool:
     return _readable(p, Resource.CATALOG)
 

@@ -42,6 +42,8 @@ async def objects(tokens: dict[str, str], gql: Any) -> dict[str, str]:
         return conn["edges"][0]["node"]["id"]
 
     me = (await gql("{ me { store { id } } }", token=tokens[STORE1]))["data"]["me"]
+    staff = (await gql("{ me { user { id } } }", token=tokens[STAFF1]))["data"]["me"]["user"]["id"]
+    dealer2 = (await gql("{ me { user { id } } }", token=tokens[DEALER2]))["data"]["me"]["user"]["id"]
     return {
         "D0001": data["d1"]["id"],
         "D0001-01": data["sub"]["id"],
@@ -54,22 +56,25 @@ async def objects(tokens: dict[str, str], gql: Any) -> dict[str, str]:
         "wh:D0001-01": first_id(data["sub"]["warehouses"]),
         "wh:D0002": first_id(data["d2"]["warehouses"]),
         "sku": first_id(data["skus"]),
+        "user:staff1": staff,
+        "user:dealer2": dealer2,
     }
 
 
 ALL = {
     "D0001", "D0001-01", "D0002", "store:D0001(store1)", "store:D0001-01", "store:D0002",
-    "wh:HQ", "wh:D0001", "wh:D0001-01", "wh:D0002", "sku",
+    "wh:HQ", "wh:D0001", "wh:D0001-01", "wh:D0002", "sku", "user:staff1", "user:dealer2",
 }
+D2_SIDE = {"D0002", "store:D0002", "wh:D0002", "user:dealer2"}
 # What each role may see. The sub-dealer and the store see their suppliers above them
 # (D0001) by name, but nothing of their suppliers' stores or stock.
 VISIBLE = {
     ADMIN: ALL,
     ANALYST: ALL,
-    SALES: ALL - {"D0002", "store:D0002", "wh:D0002"},  # area EAST only
-    DEALER1: ALL - {"D0002", "store:D0002", "wh:D0002"},
-    STAFF1: ALL - {"D0002", "store:D0002", "wh:D0002"},
-    DEALER2: {"D0002", "store:D0002", "wh:D0002", "wh:HQ", "sku"},
+    SALES: ALL - D2_SIDE,  # area EAST only
+    DEALER1: ALL - D2_SIDE,
+    STAFF1: ALL - D2_SIDE,
+    DEALER2: D2_SIDE | {"wh:HQ", "sku"},
     SUB1: {"D0001", "D0001-01", "store:D0001-01", "wh:D0001-01", "wh:HQ", "sku"},
     STORE1: {"D0001", "store:D0001(store1)", "wh:HQ", "sku"},
 }

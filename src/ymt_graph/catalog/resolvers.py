@@ -20,7 +20,7 @@ from ymt_graph.catalog.types import (
     SkuUpdateInput,
     SkuUpdatePayload,
 )
-from ymt_graph.graph.connection import Connection, build_connection, check_first, selects
+from ymt_graph.graph.connection import Connection, build_connection, check_first, page_connection, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
@@ -61,9 +61,7 @@ class CatalogQuery:
         if pg is None:  # orderableBy names a dealer you cannot see
             return build_connection([], n, service.SKU_ORDER, Sku.from_row,
                                     total_count=0 if want_total else None, has_previous=False)
-        return build_connection(
-            pg.rows, n, service.SKU_ORDER, Sku.builder(), total_count=pg.total, has_previous=after is not None
-        )
+        return page_connection(pg, n, after, service.SKU_ORDER, Sku.builder())
 
     @strawberry.field(description="One SKU by global id or code.")
     async def sku(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Sku | None:
@@ -82,10 +80,7 @@ class CatalogQuery:
         p = ctx.require_principal()
         n = check_first(first)
         pg = await service.categories_page(ctx.db, p, n, after, selects(info, "totalCount"))
-        return build_connection(
-            pg.rows, n, service.CATEGORY_ORDER, Category.from_row,
-            total_count=pg.total, has_previous=after is not None,
-        )
+        return page_connection(pg, n, after, service.CATEGORY_ORDER, Category.from_row)
 
 
 async def _reload_sku(ctx: Context, sku_id: int) -> Sku | None:

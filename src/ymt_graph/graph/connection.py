@@ -10,7 +10,7 @@ from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Selection
 from sqlalchemy.engine import Row
 
 from ymt_graph.errors import BadInput
-from ymt_graph.paging import Order, RowPage
+from ymt_graph.paging import Order, Page, RowPage
 
 T = TypeVar("T")
 N = TypeVar("N")
@@ -70,6 +70,13 @@ def build_connection(
         # None means "not selected" (root lists count only when asked), so it is never shown.
         total_count=total_count if total_count is not None else 0,
     )
+
+
+def page_connection(
+    pg: Page, first: int, after: str | None, order: Order, to_node: Callable[[Row[Any]], N]
+) -> Connection[N]:
+    """A root connection from a service's keyset page."""
+    return build_connection(pg.rows, first, order, to_node, total_count=pg.total, has_previous=after is not None)
 
 
 def connection_of(

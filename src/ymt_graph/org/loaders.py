@@ -33,10 +33,6 @@ class OrgLoaders:
             found = await service.tenants_by_ids(db, [i for i in ids if i == p.tenant_id])
             return [found.get(i) for i in ids]
 
-        async def load_users(ids: Sequence[int]) -> list[Row[Any] | None]:
-            found = await service.users_by_ids(db, p.tenant_id, ids)
-            return [found.get(i) for i in ids]
-
         def paged(query: PageQuery) -> Callable[[Sequence[PageKey]], Awaitable[list[RowPage]]]:
             async def load(keys: Sequence[PageKey]) -> list[RowPage]:
                 # Keys of one request almost always share (first, after): one statement each.
@@ -61,7 +57,7 @@ class OrgLoaders:
         )
         self.region: DataLoader[int, Row[Any] | None] = DataLoader(load_regions)
         self.tenant: DataLoader[int, Row[Any] | None] = DataLoader(load_tenants)
-        self.user: DataLoader[int, Row[Any] | None] = DataLoader(load_users)
+        self.user: DataLoader[int, Row[Any] | None] = DataLoader(lambda ids: by_ids(service.users_by_ids, ids))
         self.dealer_children: DataLoader[PageKey, RowPage] = DataLoader(paged(service.children_pages))
         self.dealer_stores: DataLoader[PageKey, RowPage] = DataLoader(paged(service.dealer_store_pages))
         self.dealer_warehouses: DataLoader[PageKey, RowPage] = DataLoader(paged(service.dealer_warehouse_pages))

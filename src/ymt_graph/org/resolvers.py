@@ -8,8 +8,9 @@ from typing import Any
 
 import strawberry
 
+from ymt_graph import access
 from ymt_graph.errors import DomainError
-from ymt_graph.graph.connection import Connection, build_connection, check_first, selects
+from ymt_graph.graph.connection import Connection, check_first, page_connection, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import Outcome, attempt, parse_pk
@@ -39,6 +40,11 @@ from ymt_graph.org.types import (
     TokenRefreshInput,
     TokenRefreshPayload,
     User,
+    UserCreateInput,
+    UserCreatePayload,
+    UserFilter,
+    UserUpdateInput,
+    UserUpdatePayload,
     Warehouse,
     WarehouseFilter,
 )
@@ -93,10 +99,7 @@ class OrgQuery:
             status=enum_value(f.status),
         )
         pg = await service.dealers_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
-        return build_connection(
-            pg.rows, n, service.DEALER_ORDER, lambda r: Dealer.from_row(r, ctx),
-            total_count=pg.total, has_previous=after is not None,
-        )
+        return page_connection(pg, n, after, service.DEALER_ORDER, lambda r: Dealer.from_row(r, ctx))
 
     @strawberry.field(description="One dealer by global id or code; null if it does not exist for you.")
     async def dealer(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Dealer | None:
@@ -125,9 +128,7 @@ class OrgQuery:
             format=enum_value(f.format),
         )
         pg = await service.stores_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
-        return build_connection(
-            pg.rows, n, service.STORE_ORDER, Store.from_row, total_count=pg.total, has_previous=after is not None
-        )
+        return page_connection(pg, n, after, service.STORE_ORDER, Store.from_row)
 
     @strawberry.field(description="One store by global id or code; null if it does not exist for you.")
     async def store(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Store | None:
@@ -154,10 +155,30 @@ class OrgQuery:
             store_id=pk_filter(f.store_id, "Store"),
         )
         pg = await service.warehouses_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
-        return build_connection(
-            pg.rows, n, service.WAREHOUSE_ORDER, Warehouse.from_row,
-            total_count=pg.total, has_previous=after is not None,
+        return page_connection(pg, n, after, service.WAREHOUSE_ORDER, Warehouse.from_row)
+
+
+    @strawberry.field(description="Accounts you may see: your own and those of the dealers and stores you manage.")
+    async def users(
+        self, info: Info, filter: UserFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        ctx = info.context
+        p = ctx.require_principal()
+        n = check_first(first)
+        f = filter or UserFilter()
+        sf = service.UserFilter(
+            search=given(f.search),
+            role=enum_value(f.role),
+            dealer_id=pk_filter(f.dealer_id, "Dealer"),
+            status=enum_value(f.status),
         )
+        pg = await service.users_page(ctx.db, p, sf, n, after, selects(info, "totalCount"))
+        return page_connection(pg, n, after, service.USER_ORDER, User.from_row)
+
+
+async def _reload_user(ctx: Context, user_id: int) -> User | None:
+    row = (await service.users_by_ids(ctx.db, ctx.require_principal(), [user_id])).get(user_id)
+    return User.from_row(row) if row else None
 
 
 def _token_payload(cls: type[TokenCreatePayload], pair: identity.TokenPair) -> TokenCreatePayload:
@@ -280,3 +301,38 @@ class OrgMutation:
         if done.error:
             return StoreUpdatePayload(user_errors=done.user_errors(OrgUserError))
         return StoreUpdatePayload(store=await _reload_store(ctx, store_id))
+
+    @strawberry.mutation(description="Create an account (HQ_ADMIN; a dealer admin for the people of its subtree).")
+    async def user_create(self, info: Info, input: UserCreateInput) -> UserCreatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        data = service.UserCreate(
+            email=input.email,
+            name=input.name,
+            password=input.password,
+            role=access.Role(input.role).value,
+            dealer_id=parse_pk(input.dealer_id, "Dealer") if input.dealer_id is not None else None,
+            store_id=parse_pk(input.store_id, "Store") if input.store_id is not None else None,
+            region_codes=tuple(input.region_codes or ()),
+        )
+        done = await attempt(ctx, lambda conn: service.create_user(conn, p, data))
+        if done.error:
+            return UserCreatePayload(user_errors=done.user_errors(OrgUserError))
+        return UserCreatePayload(user=await _reload_user(ctx, done.value))
+
+    @strawberry.mutation(description="Rename, disable, reset the password of, or re-assign areas of an account.")
+    async def user_update(self, info: Info, input: UserUpdateInput) -> UserUpdatePayload:
+        ctx = info.context
+        p = ctx.require_principal()
+        user_id = parse_pk(input.id, "User")
+        regions = given(input.region_codes)
+        changes = service.UserChanges(
+            name=given(input.name),
+            password=given(input.password),
+            status=enum_value(input.status),
+            region_codes=tuple(regions) if regions is not None else None,
+        )
+        done = await attempt(ctx, lambda conn: service.update_user(conn, p, user_id, changes))
+        if done.error:
+            return UserUpdatePayload(user_errors=done.user_errors(OrgUserError))
+        return UserUpdatePayload(user=await _reload_user(ctx, user_id))

@@ -23,6 +23,7 @@ from ymt_graph.access import Forbidden, Principal
 from ymt_graph.db import table
 from ymt_graph.errors import DomainError, Executor
 from ymt_graph.org import models
+from ymt_graph.org.identity import hash_password
 from ymt_graph.paging import Order, Page, order_by, page, partitioned_page_query
 
 tenants = table(models.Tenant)
@@ -60,6 +61,11 @@ class OrgErrorCode(enum.Enum):
     CREDIT_LIMIT_NEGATIVE = "CREDIT_LIMIT_NEGATIVE"
     PAYMENT_TERMS_INVALID = "PAYMENT_TERMS_INVALID"
     LOCATION_INVALID = "LOCATION_INVALID"
+    EMAIL_INVALID = "EMAIL_INVALID"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    ROLE_INVALID = "ROLE_INVALID"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
 
 
 # ---- reads --------------------------------------------------------------------------------
@@ -221,9 +227,40 @@ async def tenants_by_ids(db: Executor, ids: Sequence[int]) -> dict[int, Row[Any]
     return {r.id: r for r in (await db.execute(sa.select(tenants).where(tenants.c.id.in_(ids)))).all()}
 
 
-async def users_by_ids(db: Executor, tenant_id: int, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    stmt = sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id.in_(ids))
-    return {r.id: r for r in (await db.execute(stmt)).all()}
+USER_ORDER: Order = order_by(users.c.email, users.c.id)
+# What may be read of an account: never its password hash.
+USER_COLUMNS = tuple(c for c in users.c if c.key != "password_hash")
+
+
+def user_select(p: Principal) -> sa.Select[Any]:
+    return sa.select(*USER_COLUMNS).where(access.user_scope(p, users, dealers, stores, regions))
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    search: str | None = None
+    role: str | None = None
+    dealer_id: int | None = None
+    status: str | None = None
+
+
+async def users_page(
+    db: Executor, p: Principal, f: UserFilter, first: int, after: str | None, want_total: bool
+) -> Page:
+    c = users.c
+    clauses = _search(c.email, c.name, f.search)
+    if f.role is not None:
+        clauses.append(c.role == f.role)
+    if f.dealer_id is not None:
+        clauses.append(c.dealer_id == f.dealer_id)
+    if f.status is not None:
+        clauses.append(c.status == f.status)
+    return await page(db, user_select(p).where(*clauses), USER_ORDER, first, after, want_total)
+
+
+async def users_by_ids(db: Executor, p: Principal, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = (await db.execute(user_select(p).where(users.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
 
 
 async def children_pages(
@@ -537,3 +574,144 @@ async def update_store(conn: Executor, p: Principal, store_id: int, changes: Sto
     if values:
         values["updated_at"] = sa.func.now()
         await conn.execute(sa.update(stores).where(stores.c.id == store_id).values(**values))
+
+
+# ---- users --------------------------------------------------------------------------------
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USER_STATUSES = ("ACTIVE", "DISABLED")
+MIN_PASSWORD = 10
+USER_ROLES = tuple(r.value for r in access.Role if r is not access.Role.INTEGRATION)
+
+
+@dataclass(frozen=True)
+class UserCreate:
+    email: str
+    name: str
+    password: str
+    role: str
+    dealer_id: int | None = None
+    store_id: int | None = None
+    region_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    name: str | None = None
+    password: str | None = None
+    status: str | None = None
+    region_codes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class _Attachment:
+    """Where an account stands: its dealer or store, and the dealer path its rights hang off."""
+
+    dealer_id: int | None
+    store_id: int | None
+    dealer_path: str | None
+    region_path: str | None
+
+
+def _check_role_fits(data: UserCreate) -> None:
+    """A dealer role hangs off a dealer, store staff off a store, HQ roles off neither."""
+    role = data.role
+    dealer_roles = (access.Role.DEALER_ADMIN.value, access.Role.DEALER_STAFF.value)
+    if role in dealer_roles and (data.dealer_id is None or data.store_id is not None):
+        raise DomainError(OrgErrorCode.ROLE_INVALID, f"{role} needs a dealerId and no storeId.", ["dealerId"])
+    if role == access.Role.STORE_STAFF.value and (data.store_id is None or data.dealer_id is not None):
+        raise DomainError(OrgErrorCode.ROLE_INVALID, "STORE_STAFF needs a storeId and no dealerId.", ["storeId"])
+    if role not in (*dealer_roles, access.Role.STORE_STAFF.value) and (data.dealer_id or data.store_id):
+        raise DomainError(OrgErrorCode.ROLE_INVALID, f"{role} is an HQ role: no dealer or store.", ["role"])
+    if role == access.Role.HQ_SALES.value and not data.region_codes:
+        raise DomainError(OrgErrorCode.ROLE_INVALID, "HQ_SALES needs the regions it covers.", ["regionCodes"])
+
+
+async def _locate(conn: Executor, p: Principal, dealer_id: int | None, store_id: int | None) -> _Attachment:
+    """Load the dealer or store an account hangs off, as the principal sees it."""
+    if dealer_id is not None:
+        dealer = (await dealers_by_ids(conn, p, [dealer_id])).get(dealer_id)
+        if dealer is None:
+            raise DomainError(OrgErrorCode.DEALER_NOT_FOUND, "Dealer not found.", ["dealerId"])
+        return _Attachment(dealer.id, None, dealer.path, dealer.region_path)
+    if store_id is not None:
+        store = (await stores_by_ids(conn, p, [store_id])).get(store_id)
+        if store is None:
+            raise DomainError(OrgErrorCode.STORE_NOT_FOUND, "Store not found.", ["storeId"])
+        path = (await conn.execute(sa.select(dealers.c.path).where(dealers.c.id == store.dealer_id))).scalar_one()
+        return _Attachment(None, store.id, path, None)
+    return _Attachment(None, None, None, None)
+
+
+async def _region_ids(conn: Executor, p: Principal, codes: Sequence[str]) -> list[int]:
+    return [(await _region_by_code(conn, p.tenant_id, code)).id for code in codes]
+
+
+def _check_password(password: str | None) -> None:
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise DomainError(
+            OrgErrorCode.PASSWORD_TOO_SHORT, f"Password must have at least {MIN_PASSWORD} characters.", ["password"]
+        )
+
+
+async def create_user(conn: Executor, p: Principal, data: UserCreate) -> int:
+    email = data.email.strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise DomainError(OrgErrorCode.EMAIL_INVALID, "Not an email address.", ["email"])
+    _check_name(data.name)
+    _check_password(data.password)
+    _check_choice(data.role, USER_ROLES, OrgErrorCode.ROLE_INVALID, "role")
+    _check_role_fits(data)
+    region_ids = await _region_ids(conn, p, data.region_codes)
+    where = await _locate(conn, p, data.dealer_id, data.store_id)
+    if not access.may_manage_user(p, access.Role(data.role), where.dealer_path, where.region_path):
+        raise Forbidden("You may not create this account.")
+    # Emails log in without naming a tenant, so they are unique across tenants.
+    if (await conn.execute(sa.select(users.c.id).where(users.c.email == email))).first() is not None:
+        raise DomainError(OrgErrorCode.EMAIL_TAKEN, "An account with this email exists.", ["email"])
+    try:
+        result = await conn.execute(
+            sa.insert(users)
+            .values(
+                tenant_id=p.tenant_id,
+                email=email,
+                name=data.name.strip(),
+                password_hash=hash_password(data.password),
+                role=data.role,
+                dealer_id=where.dealer_id,
+                store_id=where.store_id,
+                region_ids=region_ids,
+            )
+            .returning(users.c.id)
+        )
+    except IntegrityError as exc:
+        raise DomainError(OrgErrorCode.EMAIL_TAKEN, "An account with this email exists.", ["email"]) from exc
+    return int(result.scalar_one())
+
+
+async def update_user(conn: Executor, p: Principal, user_id: int, changes: UserChanges) -> None:
+    current = (await users_by_ids(conn, p, [user_id])).get(user_id)
+    if current is None:
+        raise DomainError(OrgErrorCode.USER_NOT_FOUND, "User not found.", ["id"])
+    _check_name(changes.name)
+    _check_password(changes.password)
+    _check_choice(changes.status, USER_STATUSES, OrgErrorCode.STATUS_INVALID, "status")
+    is_self = current.id == p.user_id
+    if not (is_self and changes.status is None and changes.region_codes is None):
+        # Anything beyond your own name and password is your manager's to change.
+        where = await _locate(conn, p, current.dealer_id, current.store_id)
+        if is_self or not access.may_manage_user(p, access.Role(current.role), where.dealer_path, where.region_path):
+            raise Forbidden("You may not change this account.")
+    values: dict[str, Any] = {}
+    if changes.name is not None:
+        values["name"] = changes.name.strip()
+    if changes.password is not None:
+        values["password_hash"] = hash_password(changes.password)
+    if changes.status is not None:
+        values["status"] = changes.status
+    if changes.region_codes is not None:
+        if current.role != access.Role.HQ_SALES.value:
+            raise DomainError(OrgErrorCode.ROLE_INVALID, "Only HQ_SALES accounts cover regions.", ["regionCodes"])
+        values["region_ids"] = await _region_ids(conn, p, changes.region_codes)
+    if values:
+        await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))

@@ -280,17 +280,49 @@ class Warehouse(Node):
         return Store.from_row(row) if row else None
 
 
-@strawberry.type
+@strawberry.enum
+class UserStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+@strawberry.type(description="A person's account. Passwords are never readable.")
 class User(Node):
     id: strawberry.ID
     email: str
     name: str
     role: Role  # type: ignore[valid-type]
+    status: UserStatus
+    created_at: datetime
+    dealer_pk: strawberry.Private[int | None]
+    store_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> User:
-        return cls(id=strawberry.ID(encode_gid("User", row.id)), email=row.email, name=row.name,
-                   role=access.Role(row.role))
+        return cls(
+            id=strawberry.ID(encode_gid("User", row.id)),
+            email=row.email,
+            name=row.name,
+            role=access.Role(row.role),
+            status=UserStatus(row.status),
+            created_at=row.created_at,
+            dealer_pk=row.dealer_id,
+            store_pk=row.store_id,
+        )
+
+    @strawberry.field(description="The dealer this account works for (dealer roles).")
+    async def dealer(self, info: Info) -> Dealer | None:
+        if self.dealer_pk is None:
+            return None
+        row = await org(info).dealer.load(self.dealer_pk)
+        return Dealer.from_row(row, info.context) if row else None
+
+    @strawberry.field(description="The store this account works in (store staff).")
+    async def store(self, info: Info) -> Store | None:
+        if self.store_pk is None:
+            return None
+        row = await org(info).store.load(self.store_pk)
+        return Store.from_row(row) if row else None
 
 
 @strawberry.type(description="Who is calling: the user (or API key), its role and where it stands.")
@@ -357,6 +389,34 @@ class WarehouseFilter:
     owner_kind: WarehouseOwnerKind | None = strawberry.UNSET
     dealer_id: strawberry.ID | None = strawberry.UNSET
     store_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input
+class UserFilter:
+    search: str | None = strawberry.field(default=strawberry.UNSET, description="Email or name.")
+    role: Role | None = strawberry.UNSET  # type: ignore[valid-type]
+    dealer_id: strawberry.ID | None = strawberry.UNSET
+    status: UserStatus | None = strawberry.UNSET
+
+
+@strawberry.input
+class UserCreateInput:
+    email: str
+    name: str
+    password: str = strawberry.field(description="At least 10 characters.")
+    role: Role  # type: ignore[valid-type]
+    dealer_id: strawberry.ID | None = strawberry.field(default=None, description="For DEALER_ADMIN / DEALER_STAFF.")
+    store_id: strawberry.ID | None = strawberry.field(default=None, description="For STORE_STAFF.")
+    region_codes: list[str] | None = strawberry.field(default=None, description="For HQ_SALES: the areas covered.")
+
+
+@strawberry.input
+class UserUpdateInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    password: str | None = strawberry.UNSET
+    status: UserStatus | None = strawberry.UNSET
+    region_codes: list[str] | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -461,6 +521,17 @@ class DealerCreatePayload:
 
 @strawberry.type
 class DealerUpdatePayload(DealerCreatePayload):
+    pass
+
+
+@strawberry.type
+class UserCreatePayload:
+    user: User | None = None
+    user_errors: list[OrgUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserUpdatePayload(UserCreatePayload):
     pass
 
 
