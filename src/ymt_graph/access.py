@@ -100,8 +100,10 @@ def region_clause(region_id_col: Any, regions: sa.Table, region_paths: tuple[str
     """Rows whose region lies inside one of the given region subtrees."""
     if not region_paths:
         return sa.false()
-    inside = sa.or_(*(regions.c.path.startswith(p, autoescape=True) for p in region_paths))
-    return region_id_col.in_(sa.select(regions.c.id).where(inside))
+    # An alias: the enclosing query may join regions itself, and must not correlate with this.
+    r = regions.alias("scope_regions")
+    inside = sa.or_(*(r.c.path.startswith(p, autoescape=True) for p in region_paths))
+    return region_id_col.in_(sa.select(r.c.id).where(inside))
 
 
 def _readable(p: Principal, resource: Resource) -> bool:

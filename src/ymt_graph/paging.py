@@ -67,22 +67,27 @@ async def page(
 ) -> Page:
     """The first ``first`` rows after the cursor; the list's size only when asked for.
 
-    On the first page the size comes with the rows (a window count, one statement);
-    after a cursor the rows no longer span the list, so it is counted apart."""
+    The size comes in the same statement as an uncorrelated scalar subquery: PostgreSQL
+    counts once (an InitPlan) while the page itself stays an index scan with a LIMIT
+    (a window ``count(*) OVER ()`` would make it read and sort the whole list)."""
+    stmt = base
+    if want_total:
+        stmt = stmt.add_columns(_count_of(base).label("_total"))
     keyset = order.after_clause(after)
-    if want_total and keyset is None:
-        stmt = base.add_columns(sa.func.count().over().label("_total"))
-        rows = (await db.execute(stmt.order_by(*order.columns).limit(first + 1))).all()
-        total = int(rows[0]._mapping["_total"]) if rows else 0
-        return Page(rows=rows, total=total)
-    stmt = base if keyset is None else base.where(keyset)
+    if keyset is not None:
+        stmt = stmt.where(keyset)
     rows = (await db.execute(stmt.order_by(*order.columns).limit(first + 1))).all()
-    return Page(rows=rows, total=await _count(db, base) if want_total else None)
+    if not want_total:
+        return Page(rows=rows, total=None)
+    if rows:
+        return Page(rows=rows, total=int(rows[0]._mapping["_total"]))
+    # Past the end of a list nothing carries the count; on a first page it is zero.
+    total = 0 if keyset is None else int((await db.execute(sa.select(_count_of(base)))).scalar_one())
+    return Page(rows=rows, total=total)
 
 
-async def _count(db: Executor, base: sa.Select[Any]) -> int:
-    count = sa.select(sa.func.count()).select_from(base.order_by(None).subquery())
-    return int((await db.execute(count)).scalar_one())
+def _count_of(base: sa.Select[Any]) -> sa.ScalarSelect[Any]:
+    return sa.select(sa.func.count()).select_from(base.order_by(None).subquery()).scalar_subquery()
 
 
 def partitioned_page_query(

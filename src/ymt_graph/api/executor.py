@@ -141,7 +141,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         async def gather() -> dict[str, Any]:
             # Concurrently, so sibling fields' DataLoader calls land in the same batch.
-            values = await asyncio.gather(*(results[name] for name in pending))
+            if len(pending) == 1:  # the usual case: no task needed
+                values = [await results[pending[0]]]
+            else:
+                values = await asyncio.gather(*(results[name] for name in pending))
             for name, value in zip(pending, values, strict=True):
                 if name == "\0rest":
                     del results[name]

@@ -104,6 +104,9 @@ class Warehouse(SQLModel, table=True):
         sa.UniqueConstraint("tenant_id", "code"),
         sa.Index("ix_warehouses_dealer", "tenant_id", "dealer_id"),
         sa.Index("ix_warehouses_store", "tenant_id", "store_id"),
+        # Foreign-key checks on deleting a store or dealer look warehouses up without a tenant.
+        sa.Index("ix_warehouses_store_fk", "store_id"),
+        sa.Index("ix_warehouses_dealer_fk", "dealer_id"),
         sa.CheckConstraint(
             "(owner_kind = 'HQ' AND dealer_id IS NULL AND store_id IS NULL)"
             " OR (owner_kind = 'DEALER' AND dealer_id IS NOT NULL AND store_id IS NULL)"
@@ -124,7 +127,13 @@ class Warehouse(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "email"), sa.Index("ix_users_email", "email"))
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "email"),
+        sa.Index("ix_users_email", "email"),
+        # Scoping finds "the people of these dealers / stores" by these.
+        sa.Index("ix_users_dealer", "dealer_id"),
+        sa.Index("ix_users_store", "store_id"),
+    )
     id: int | None = pk()
     tenant_id: int = tenant_fk()
     email: str = Field(sa_column=sa.Column(sa.String(254), nullable=False))

@@ -71,8 +71,18 @@ class OrgErrorCode(enum.Enum):
 # ---- reads --------------------------------------------------------------------------------
 
 # Dealer rows always come with their region's path: the confidential-field check needs it.
-DEALER_COLUMNS = (dealers, regions.c.path.label("region_path"))
+# Dealer and store rows always come with their region (one join; the region is shown
+# with nearly every dealer or store, and the path decides confidential fields).
+REGION_COLUMNS = (
+    regions.c.path.label("region_path"),
+    regions.c.code.label("region_code"),
+    regions.c.name.label("region_name"),
+    regions.c.kind.label("region_kind"),
+    regions.c.parent_id.label("region_parent_id"),
+)
+DEALER_COLUMNS = (dealers, *REGION_COLUMNS)
 _DEALERS_FROM = dealers.join(regions, regions.c.id == dealers.c.region_id)
+_STORES_FROM = stores.join(regions, regions.c.id == stores.c.region_id)
 
 
 def dealer_select(p: Principal) -> sa.Select[Any]:
@@ -82,7 +92,9 @@ def dealer_select(p: Principal) -> sa.Select[Any]:
 
 
 def store_select(p: Principal) -> sa.Select[Any]:
-    return sa.select(stores).where(access.store_scope(p, stores, dealers, regions))
+    return sa.select(stores, *REGION_COLUMNS).select_from(_STORES_FROM).where(
+        access.store_scope(p, stores, dealers, regions)
+    )
 
 
 def warehouse_select(p: Principal) -> sa.Select[Any]:
@@ -116,10 +128,12 @@ class WarehouseFilter:
 
 
 def in_region_subtree(region_id_col: Any, tenant_id: int, region_code: str) -> sa.ColumnElement[bool]:
-    root = sa.select(regions.c.path).where(regions.c.tenant_id == tenant_id, regions.c.code == region_code)
-    inside = sa.select(regions.c.id).where(
-        regions.c.tenant_id == tenant_id,
-        regions.c.path.startswith(root.scalar_subquery()),
+    # Aliases, so the enclosing query's own join to regions never correlates with these.
+    root_r, inside_r = regions.alias("filter_root"), regions.alias("filter_inside")
+    root = sa.select(root_r.c.path).where(root_r.c.tenant_id == tenant_id, root_r.c.code == region_code)
+    inside = sa.select(inside_r.c.id).where(
+        inside_r.c.tenant_id == tenant_id,
+        inside_r.c.path.startswith(root.scalar_subquery()),
     )
     return sa.cast(region_id_col.in_(inside), sa.Boolean)
 

@@ -104,6 +104,18 @@ class Region(Node):
             parent_pk=row.parent_id,
         )
 
+    @classmethod
+    def joined(cls, row: Row[Any]) -> Region:
+        """The region that came joined with a dealer or store row (``region_*`` columns)."""
+        m = row._mapping
+        return cls(
+            id=strawberry.ID(encode_gid("Region", m["region_id"])),
+            code=m["region_code"],
+            name=m["region_name"],
+            kind=RegionKind(m["region_kind"]),
+            parent_pk=m["region_parent_id"],
+        )
+
     @strawberry.field
     async def parent(self, info: Info) -> Region | None:
         if self.parent_pk is None:
@@ -136,8 +148,8 @@ class Dealer(Node):
     contact_phone: str | None
     created_at: datetime
     updated_at: datetime
+    region: Region
     pk: strawberry.Private[int]
-    region_pk: strawberry.Private[int]
     parent_pk: strawberry.Private[int | None]
 
     @classmethod
@@ -156,16 +168,10 @@ class Dealer(Node):
             contact_phone=row.contact_phone,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            region=Region.joined(row),
             pk=row.id,
-            region_pk=row.region_id,
             parent_pk=row.parent_id,
         )
-
-    @strawberry.field
-    async def region(self, info: Info) -> Region:
-        row = await org(info).region.load(self.region_pk)
-        assert row is not None
-        return Region.from_row(row)
 
     @strawberry.field(description="The distributor above a sub-dealer; null for a level-1 dealer (it buys from HQ).")
     async def parent(self, info: Info) -> Dealer | None:
@@ -205,9 +211,9 @@ class Store(Node):
     format: StoreFormat
     status: StoreStatus
     created_at: datetime
+    region: Region
     pk: strawberry.Private[int]
     dealer_pk: strawberry.Private[int]
-    region_pk: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Store:
@@ -220,21 +226,15 @@ class Store(Node):
             format=StoreFormat(row.format),
             status=StoreStatus(row.status),
             created_at=row.created_at,
+            region=Region.joined(row),
             pk=row.id,
             dealer_pk=row.dealer_id,
-            region_pk=row.region_id,
         )
 
     @strawberry.field
     async def dealer(self, info: Info) -> Dealer | None:
         row = await org(info).dealer.load(self.dealer_pk)
         return Dealer.from_row(row, info.context) if row else None
-
-    @strawberry.field
-    async def region(self, info: Info) -> Region:
-        row = await org(info).region.load(self.region_pk)
-        assert row is not None
-        return Region.from_row(row)
 
     @strawberry.field(description="The store's own stock location.")
     async def warehouse(self, info: Info) -> Warehouse | None:
