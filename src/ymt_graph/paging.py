@@ -21,6 +21,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from ymt_graph.errors import BadInput, Executor
 
 
+def equal_to(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:
+    """Filter clauses ``column == value`` for the values that are set (None = no filter)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
+def search_clauses(term: str | None, *columns: Any) -> list[ColumnElement[bool]]:
+    """A case-insensitive substring search over some columns; LIKE wildcards are literal."""
+    term = (term or "").strip()
+    if not term:
+        return []
+    return [sa.or_(*(c.icontains(term, autoescape=True) for c in columns))]
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).rstrip(b"=").decode()
 

@@ -19,7 +19,7 @@ from ymt_graph.catalog import models
 from ymt_graph.db import table
 from ymt_graph.errors import DomainError, Executor
 from ymt_graph.org import service as org_service
-from ymt_graph.paging import Order, Page, order_by, page
+from ymt_graph.paging import Order, Page, equal_to, order_by, page, search_clauses
 
 skus = table(models.Sku)
 categories = table(models.Category)
@@ -97,15 +97,8 @@ def orderable_clause(dealer: Row[Any]) -> sa.ColumnElement[bool]:
 async def sku_filter_clauses(db: Executor, p: Principal, f: SkuFilter) -> list[sa.ColumnElement[bool]] | None:
     """WHERE clauses for a SKU filter; None when it can match nothing (an unseen dealer)."""
     clauses: list[sa.ColumnElement[bool]] = [skus.c.tenant_id == p.tenant_id]
-    term = (f.search or "").strip()
-    if term:
-        clauses.append(
-            sa.or_(skus.c.code.icontains(term, autoescape=True), skus.c.name.icontains(term, autoescape=True))
-        )
-    if f.category_id is not None:
-        clauses.append(skus.c.category_id == f.category_id)
-    if f.status is not None:
-        clauses.append(skus.c.status == f.status)
+    clauses += search_clauses(f.search, skus.c.code, skus.c.name)
+    clauses += equal_to((skus.c.category_id, f.category_id), (skus.c.status, f.status))
     if f.orderable_by is not None:
         dealer = (await org_service.dealers_by_ids(db, p, [f.orderable_by])).get(f.orderable_by)
         if dealer is None:

@@ -24,7 +24,7 @@ from ymt_graph.db import table
 from ymt_graph.errors import DomainError, Executor
 from ymt_graph.org import models
 from ymt_graph.org.identity import hash_password
-from ymt_graph.paging import Order, Page, order_by, page, partitioned_page_query
+from ymt_graph.paging import Order, Page, equal_to, order_by, page, partitioned_page_query, search_clauses
 
 tenants = table(models.Tenant)
 regions = table(models.Region)
@@ -138,24 +138,10 @@ def in_region_subtree(region_id_col: Any, tenant_id: int, region_code: str) -> s
     return sa.cast(region_id_col.in_(inside), sa.Boolean)
 
 
-def _search(code_col: Any, name_col: Any, term: str | None) -> list[sa.ColumnElement[bool]]:
-    term = (term or "").strip()
-    if not term:
-        return []
-    return [sa.or_(code_col.icontains(term, autoescape=True), name_col.icontains(term, autoescape=True))]
-
-
 def dealer_filter_clauses(p: Principal, f: DealerFilter) -> list[sa.ColumnElement[bool]]:
     c = dealers.c
-    clauses = _search(c.code, c.name, f.search)
-    if f.level is not None:
-        clauses.append(c.level == f.level)
-    if f.tier is not None:
-        clauses.append(c.tier == f.tier)
-    if f.status is not None:
-        clauses.append(c.status == f.status)
-    if f.parent_id is not None:
-        clauses.append(c.parent_id == f.parent_id)
+    clauses = search_clauses(f.search, c.code, c.name)
+    clauses += equal_to((c.level, f.level), (c.tier, f.tier), (c.status, f.status), (c.parent_id, f.parent_id))
     if f.region_code:
         clauses.append(in_region_subtree(c.region_id, p.tenant_id, f.region_code))
     return clauses
@@ -163,13 +149,8 @@ def dealer_filter_clauses(p: Principal, f: DealerFilter) -> list[sa.ColumnElemen
 
 def store_filter_clauses(p: Principal, f: StoreFilter) -> list[sa.ColumnElement[bool]]:
     c = stores.c
-    clauses = _search(c.code, c.name, f.search)
-    if f.dealer_id is not None:
-        clauses.append(c.dealer_id == f.dealer_id)
-    if f.status is not None:
-        clauses.append(c.status == f.status)
-    if f.format is not None:
-        clauses.append(c.format == f.format)
+    clauses = search_clauses(f.search, c.code, c.name)
+    clauses += equal_to((c.dealer_id, f.dealer_id), (c.status, f.status), (c.format, f.format))
     if f.region_code:
         clauses.append(in_region_subtree(c.region_id, p.tenant_id, f.region_code))
     return clauses
@@ -177,14 +158,7 @@ def store_filter_clauses(p: Principal, f: StoreFilter) -> list[sa.ColumnElement[
 
 def warehouse_filter_clauses(f: WarehouseFilter) -> list[sa.ColumnElement[bool]]:
     c = warehouses.c
-    clauses: list[sa.ColumnElement[bool]] = []
-    if f.owner_kind is not None:
-        clauses.append(c.owner_kind == f.owner_kind)
-    if f.dealer_id is not None:
-        clauses.append(c.dealer_id == f.dealer_id)
-    if f.store_id is not None:
-        clauses.append(c.store_id == f.store_id)
-    return clauses
+    return equal_to((c.owner_kind, f.owner_kind), (c.dealer_id, f.dealer_id), (c.store_id, f.store_id))
 
 
 async def dealers_page(
@@ -262,13 +236,8 @@ async def users_page(
     db: Executor, p: Principal, f: UserFilter, first: int, after: str | None, want_total: bool
 ) -> Page:
     c = users.c
-    clauses = _search(c.email, c.name, f.search)
-    if f.role is not None:
-        clauses.append(c.role == f.role)
-    if f.dealer_id is not None:
-        clauses.append(c.dealer_id == f.dealer_id)
-    if f.status is not None:
-        clauses.append(c.status == f.status)
+    clauses = search_clauses(f.search, c.email, c.name)
+    clauses += equal_to((c.role, f.role), (c.dealer_id, f.dealer_id), (c.status, f.status))
     return await page(db, user_select(p).where(*clauses), USER_ORDER, first, after, want_total)
 
 

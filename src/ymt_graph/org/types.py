@@ -74,6 +74,21 @@ def org(info: Info) -> OrgLoaders:
     return info.context.loaders(OrgLoaders)
 
 
+async def load_dealer(info: Info, pk: int | None) -> Dealer | None:
+    """A related dealer through the request's loader (null if none, or not yours to see)."""
+    if pk is None:
+        return None
+    row = await org(info).dealer.load(pk)
+    return Dealer.from_row(row, info.context) if row else None
+
+
+async def load_store(info: Info, pk: int | None) -> Store | None:
+    if pk is None:
+        return None
+    row = await org(info).store.load(pk)
+    return Store.from_row(row) if row else None
+
+
 @strawberry.type(description="The brand: every object belongs to one tenant.")
 class Tenant(Node):
     id: strawberry.ID
@@ -175,10 +190,7 @@ class Dealer(Node):
 
     @strawberry.field(description="The distributor above a sub-dealer; null for a level-1 dealer (it buys from HQ).")
     async def parent(self, info: Info) -> Dealer | None:
-        if self.parent_pk is None:
-            return None
-        row = await org(info).dealer.load(self.parent_pk)
-        return Dealer.from_row(row, info.context) if row else None
+        return await load_dealer(info, self.parent_pk)
 
     @strawberry.field(description="Sub-dealers directly below this dealer.")
     async def children(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Dealer]:
@@ -233,8 +245,7 @@ class Store(Node):
 
     @strawberry.field
     async def dealer(self, info: Info) -> Dealer | None:
-        row = await org(info).dealer.load(self.dealer_pk)
-        return Dealer.from_row(row, info.context) if row else None
+        return await load_dealer(info, self.dealer_pk)
 
     @strawberry.field(description="The store's own stock location.")
     async def warehouse(self, info: Info) -> Warehouse | None:
@@ -267,17 +278,11 @@ class Warehouse(Node):
 
     @strawberry.field
     async def dealer(self, info: Info) -> Dealer | None:
-        if self.dealer_pk is None:
-            return None
-        row = await org(info).dealer.load(self.dealer_pk)
-        return Dealer.from_row(row, info.context) if row else None
+        return await load_dealer(info, self.dealer_pk)
 
     @strawberry.field
     async def store(self, info: Info) -> Store | None:
-        if self.store_pk is None:
-            return None
-        row = await org(info).store.load(self.store_pk)
-        return Store.from_row(row) if row else None
+        return await load_store(info, self.store_pk)
 
 
 @strawberry.enum
@@ -312,17 +317,11 @@ class User(Node):
 
     @strawberry.field(description="The dealer this account works for (dealer roles).")
     async def dealer(self, info: Info) -> Dealer | None:
-        if self.dealer_pk is None:
-            return None
-        row = await org(info).dealer.load(self.dealer_pk)
-        return Dealer.from_row(row, info.context) if row else None
+        return await load_dealer(info, self.dealer_pk)
 
     @strawberry.field(description="The store this account works in (store staff).")
     async def store(self, info: Info) -> Store | None:
-        if self.store_pk is None:
-            return None
-        row = await org(info).store.load(self.store_pk)
-        return Store.from_row(row) if row else None
+        return await load_store(info, self.store_pk)
 
 
 @strawberry.type(description="Who is calling: the user (or API key), its role and where it stands.")
@@ -349,17 +348,11 @@ class Me:
 
     @strawberry.field(description="The dealer you act for (a store's staff: the store's dealer).")
     async def dealer(self, info: Info) -> Dealer | None:
-        if self.dealer_pk is None:
-            return None
-        row = await org(info).dealer.load(self.dealer_pk)
-        return Dealer.from_row(row, info.context) if row else None
+        return await load_dealer(info, self.dealer_pk)
 
     @strawberry.field
     async def store(self, info: Info) -> Store | None:
-        if self.store_pk is None:
-            return None
-        row = await org(info).store.load(self.store_pk)
-        return Store.from_row(row) if row else None
+        return await load_store(info, self.store_pk)
 
 
 # ---- inputs, filters, payloads ----------------------------------------------------------------
