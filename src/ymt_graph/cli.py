@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations")
-    p.add_argument("--revision", default="head")
+    p.add_argument("--revision", default="heads")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("seed", help="load the demo tenant")

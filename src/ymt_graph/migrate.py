@@ -122,13 +122,13 @@ def _run_outside_loop(fn: Callable[[], _T]) -> _T:
     return result[0]
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Migrate ``database_url`` up to ``revision`` (blocking)."""
     cfg = alembic_config(database_url)
     _run_outside_loop(lambda: command.upgrade(cfg, revision))
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     """Migrate without blocking the running event loop (Alembic itself is sync)."""
     await asyncio.to_thread(upgrade, database_url, revision)
 

@@ -6,6 +6,7 @@ are built once so the validation cache (keyed by the rules) hits across requests
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from typing import Any
 
@@ -25,12 +26,30 @@ from strawberry.types import ExecutionContext
 
 from ymt_graph.api.errors import ErrorShaping, log_errors
 from ymt_graph.api.executor import FastExecutionContext
-from ymt_graph.catalog.resolvers import CatalogMutation, CatalogQuery
 from ymt_graph.graph.node import NodeQuery
-from ymt_graph.org.resolvers import OrgMutation, OrgQuery
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, CatalogQuery))
-Mutation = merge_types("Mutation", (OrgMutation, CatalogMutation))
+# The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``
+# and, if it writes, ``<Name>Mutation``.
+DOMAINS = ("org", "catalog", "pricing", "inventory")
+
+
+def _domain_types(suffix: str) -> list[type]:
+    found: list[type] = []
+    for domain in DOMAINS:
+        try:
+            module = importlib.import_module(f"ymt_graph.{domain}.resolvers")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ymt_graph.{domain}.resolvers":
+                raise
+            continue  # a centre still being built has no resolvers yet
+        cls = getattr(module, f"{domain.capitalize()}{suffix}", None)
+        if cls is not None:
+            found.append(cls)
+    return found
+
+
+Query = merge_types("Query", (NodeQuery, *_domain_types("Query")))
+Mutation = merge_types("Mutation", tuple(_domain_types("Mutation")))
 
 CACHE_SIZE = 1024
 

@@ -17,6 +17,8 @@ from ymt_graph.graph.context import Info
 from ymt_graph.graph.errors import UserError
 from ymt_graph.graph.ids import encode_gid
 from ymt_graph.graph.node import Node
+from ymt_graph.inventory.types import SkuStock
+from ymt_graph.pricing.types import SkuPricing
 
 CatalogErrorCodeEnum = strawberry.enum(CatalogErrorCode, name="CatalogErrorCode")
 
@@ -72,7 +74,7 @@ class ProductModel(Node):
 
 
 @strawberry.type(description="A sellable variant.")
-class Sku(Node):
+class Sku(SkuPricing, SkuStock, Node):
     id: strawberry.ID
     code: str
     name: str

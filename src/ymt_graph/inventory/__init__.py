@@ -1,0 +1,1 @@
+"""Inventory centre: stock levels, append-only movements, reservations, transfers, serial units."""

@@ -1,0 +1,1 @@
+"""Price centre: guide retail prices, supply price lists, price limits, violations."""
