@@ -6,6 +6,7 @@ once do the work once, and a failure leaves nothing half-built.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -130,6 +131,25 @@ async def _load(conn: asyncpg.Connection, tenant_id: int, plan: Scale, progress:
         ids = await _allocate_ids(conn, table, builder.count(table))
         await _copy(conn, builder.rows(table, ids), progress)
         await _fix_sequence(conn, table)
+    await _load_domain_data(conn, tenant_id, plan, progress)
+
+
+# Centres that bring demo data of their own (prices, stock …), loaded after the channel
+# and catalog they refer to. Each has ``demo_data.load_demo_data(conn, tenant_id, scale)``.
+DOMAIN_DATA = ("pricing", "inventory")
+
+
+async def _load_domain_data(conn: asyncpg.Connection, tenant_id: int, plan: Scale, progress: bool) -> None:
+    for domain in DOMAIN_DATA:
+        try:
+            module = importlib.import_module(f"ymt_graph.{domain}.demo_data")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ymt_graph.{domain}.demo_data":
+                raise
+            continue  # a centre still being built has no demo data yet
+        counts: dict[str, int] = await module.load_demo_data(conn, tenant_id, plan.name)
+        if counts:
+            _say(progress, f"{domain}: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
 
 
 async def _allocate_ids(conn: asyncpg.Connection, table: str, n: int) -> list[int]:
