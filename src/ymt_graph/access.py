@@ -280,3 +280,156 @@ def may_write_catalog(p: Principal) -> bool:
     if not p.has_scope(Resource.CATALOG, "write"):
         return False
     return p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None)
+
+
+# ---- inventory ----------------------------------------------------------------------------
+# Stock has no API-key resource of its own: it is the contents of warehouses, so keys read it
+# with ``warehouses:read`` and change it with ``warehouses:write``.
+
+
+def stock_ledger_scope(
+    p: Principal, warehouses: sa.Table, dealers: sa.Table, stores: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """Warehouses whose ledger (movements, transfers, serial unit histories) the principal sees.
+
+    Everyone sees HQ's stock *levels* (everyone orders from HQ), but HQ's movements name the
+    orders and transfers of every dealer, so HQ's ledger is for HQ-side principals only."""
+    seen = warehouse_scope(p, warehouses, dealers, stores, regions)
+    if p.tenant_wide or p.role is Role.HQ_SALES:
+        return seen
+    return sa.and_(seen, warehouses.c.owner_kind != "HQ")
+
+
+def may_write_stock(p: Principal, owner_kind: str, owner_dealer_path: str | None, store_id: int | None) -> bool:
+    """Change the stock of a warehouse (adjust it, send or receive a transfer).
+
+    HQ_ADMIN (and tenant-wide integration keys): any warehouse. Dealer admins *and* dealer
+    staff: the warehouses of their subtree, their dealers' and their stores' (staff do the
+    counting and receiving; account and structure rights stay with admins). Store staff: their
+    store's warehouse. HQ_SALES and ANALYST read only. ``owner_dealer_path`` is the path of
+    the dealer owning the warehouse (for a store's warehouse, the store's dealer)."""
+    if not p.has_scope(Resource.WAREHOUSES, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    if p.role is Role.STORE_STAFF:
+        return owner_kind == "STORE" and store_id is not None and store_id == p.store_id
+    if p.acts_as_dealer and p.dealer_path:
+        return owner_kind != "HQ" and (owner_dealer_path or "\0").startswith(p.dealer_path)
+    return False
+
+
+# ---- pricing ---
+# Reads and writes of the price centre. Pricing rides on the ``catalog`` API-key scope
+# (a key that reads the catalog reads prices; one that writes it may set HQ prices).
+
+_aliases: dict[tuple[str, str], Any] = {}
+
+
+def _alias(tbl: sa.Table, name: str) -> Any:
+    """One alias per (table, name), built once: a fresh alias re-proxies every column."""
+    found = _aliases.get((tbl.name, name))
+    if found is None:
+        found = _aliases[(tbl.name, name)] = tbl.alias(name)
+    return found
+
+
+def price_list_offered_to(price_lists: sa.Table, buyer: Any, buyer_region: Any) -> ColumnElement[bool]:
+    """The price lists offered to a buying dealer, given as a joined dealer row ``buyer`` and
+    its region ``buyer_region`` (aliases of dealers and regions): ACTIVE lists of HQ (no owner)
+    or of its seller (its parent's DOWNSTREAM lists) whose every set condition matches it —
+    level, tier, region (the buyer's region or any region above it), and for a CONTRACT the
+    dealer itself. Being offered a list and being priced by it are one rule: price resolution
+    and list visibility both use this clause."""
+    pl = price_lists.c
+    return sa.and_(
+        pl.tenant_id == buyer.c.tenant_id,
+        pl.status == "ACTIVE",
+        sa.or_(pl.owner_dealer_id.is_(None), pl.owner_dealer_id == buyer.c.parent_id),
+        sa.or_(pl.dealer_id.is_(None), pl.dealer_id == buyer.c.id),
+        sa.or_(pl.dealer_level.is_(None), pl.dealer_level == buyer.c.level),
+        sa.or_(pl.dealer_tier.is_(None), pl.dealer_tier == buyer.c.tier),
+        # Region paths are "/3/17/": the list's region is the buyer's or one above it.
+        sa.or_(pl.region_id.is_(None), buyer_region.c.path.like(sa.func.concat("%/", pl.region_id, "/%"))),
+    )
+
+
+def price_list_scope(p: Principal, price_lists: sa.Table, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    """Which price lists the principal sees. A dealer-specific price is confidential to that
+    dealer and HQ, so:
+
+    - HQ_ADMIN, ANALYST, tenant-wide keys: every list.
+    - HQ_SALES: HQ's general lists, the contracts of the dealers of their areas, and the
+      downstream lists those dealers publish.
+    - A dealer: the lists offered to it (``price_list_offered_to``: HQ's general lists whose
+      conditions match it, its own contract, its seller's downstream lists for it) and the
+      downstream lists published inside its own subtree (its own, its sub-dealers').
+    - A store's staff: the ACTIVE downstream lists of its dealer.
+    """
+    pl = price_lists.c
+    tenant = pl.tenant_id == p.tenant_id
+    if not _readable(p, Resource.CATALOG):
+        return sa.false()
+    if p.tenant_wide:
+        return tenant
+    if p.role is Role.HQ_SALES:
+        managed = sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))
+        hq_list = sa.and_(pl.owner_dealer_id.is_(None), sa.or_(pl.dealer_id.is_(None), pl.dealer_id.in_(managed)))
+        return sa.and_(tenant, sa.or_(hq_list, pl.owner_dealer_id.in_(managed)))
+    if p.role is Role.STORE_STAFF:
+        if p.dealer_id is None:
+            return sa.false()
+        return sa.and_(tenant, pl.owner_dealer_id == p.dealer_id, pl.status == "ACTIVE")
+    if p.acts_as_dealer and p.dealer_id is not None and p.dealer_path:
+        buyer, buyer_region = _alias(dealers, "scope_buyer"), _alias(regions, "scope_buyer_region")
+        offered = (
+            sa.exists()
+            .where(buyer.c.id == p.dealer_id, buyer_region.c.id == buyer.c.region_id)
+            .where(price_list_offered_to(price_lists, buyer, buyer_region))
+        )
+        publishers = sa.select(dealers.c.id).where(
+            dealers.c.tenant_id == p.tenant_id, subtree_clause(dealers.c.path, p.dealer_path)
+        )
+        return sa.and_(tenant, sa.or_(offered, pl.owner_dealer_id.in_(publishers)))
+    return sa.false()
+
+
+def dealer_price_scope(p: Principal, dealer_id_col: Any, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
+    """Dealers whose resolved prices the principal may ask for: those whose business it sees
+    (``own_dealers``) — never a supplier above it, whose purchase price is its own secret."""
+    if not _readable(p, Resource.CATALOG):
+        return sa.false()
+    if p.tenant_wide:
+        return sa.true()
+    return sa.cast(dealer_id_col.in_(sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))), sa.Boolean)
+
+
+def price_violation_scope(
+    p: Principal, violations: sa.Table, dealers: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """Price violations (乱价) are about the dealer that sold: HQ_ADMIN and ANALYST see all,
+    HQ_SALES those of their areas' dealers, a dealer those of its own subtree, stores none."""
+    tenant = violations.c.tenant_id == p.tenant_id
+    if not _readable(p, Resource.DEALERS):
+        return sa.false()
+    if p.tenant_wide:
+        return tenant
+    if p.role is Role.STORE_STAFF:
+        return sa.false()
+    return sa.and_(tenant, violations.c.dealer_id.in_(sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))))
+
+
+def may_write_price_list(p: Principal, owner_dealer_id: int | None) -> bool:
+    """Create or change a price list and its lines. HQ's lists (no owner) are HQ_ADMIN's;
+    a DOWNSTREAM list is also its owner dealer's admin's (never another dealer's, not even
+    a sub-dealer's: what a sub-dealer charges its stores is its own call)."""
+    if not p.has_scope(Resource.CATALOG, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None):
+        return True
+    return owner_dealer_id is not None and _manages(p) and p.dealer_id == owner_dealer_id
+
+
+def may_set_national_prices(p: Principal) -> bool:
+    """Price limits and guide retail prices are HQ's (as the catalog is)."""
+    return may_write_catalog(p)
