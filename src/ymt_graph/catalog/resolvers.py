@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, cast
 
 import strawberry
@@ -24,20 +23,11 @@ from ymt_graph.graph.connection import Connection, build_connection, check_first
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
-from ymt_graph.graph.node import register_node
+from ymt_graph.graph.node import from_row, register_loaded_node
 
-
-def _node_fetcher(loader_name: str, build: Any) -> Any:
-    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
-        rows = await getattr(ctx.loaders(CatalogLoaders), loader_name).load_many(pks)
-        return [build(r) if r is not None else None for r in rows]
-
-    return fetch
-
-
-register_node("Sku", _node_fetcher("sku", Sku.from_row))
-register_node("Category", _node_fetcher("category", Category.from_row))
-register_node("ProductModel", _node_fetcher("model", ProductModel.from_row))
+register_loaded_node("Sku", CatalogLoaders, "sku", from_row(Sku.from_row))
+register_loaded_node("Category", CatalogLoaders, "category", from_row(Category.from_row))
+register_loaded_node("ProductModel", CatalogLoaders, "model", from_row(ProductModel.from_row))
 
 
 @strawberry.type

@@ -27,6 +27,24 @@ def register_node(type_name: str, fetch: NodeFetcher) -> None:
     _fetchers[type_name] = fetch
 
 
+def register_loaded_node(
+    type_name: str, loaders: type[Any], loader_name: str, build: Callable[[Any, Context], Any]
+) -> None:
+    """``node(id)`` for a type through a domain's scoped DataLoader (``ctx.loaders(loaders)``):
+    the same read rules as every list, so a foreign id reads as null."""
+
+    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
+        rows = await getattr(ctx.loaders(loaders), loader_name).load_many(pks)
+        return [build(row, ctx) if row is not None else None for row in rows]
+
+    register_node(type_name, fetch)
+
+
+def from_row(build: Callable[[Any], Any]) -> Callable[[Any, Context], Any]:
+    """Adapt a ``from_row(row)`` that needs no context to ``register_loaded_node``."""
+    return lambda row, _ctx: build(row)
+
+
 def node_fetcher(type_name: str) -> NodeFetcher | None:
     return _fetchers.get(type_name)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -12,7 +11,7 @@ from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.ids import decode_gid
 from ymt_graph.graph.inputs import enum_value, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
-from ymt_graph.graph.node import register_node
+from ymt_graph.graph.node import from_row, register_loaded_node
 from ymt_graph.inventory import service
 from ymt_graph.inventory.loaders import InventoryLoaders
 from ymt_graph.inventory.types import (
@@ -34,19 +33,10 @@ from ymt_graph.inventory.types import (
     StockTransferReceivePayload,
 )
 
-
-def _node_fetcher(loader_name: str, build: Any) -> Any:
-    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
-        rows = await getattr(ctx.loaders(InventoryLoaders), loader_name).load_many(pks)
-        return [build(r) if r is not None else None for r in rows]
-
-    return fetch
-
-
-register_node("StockLevel", _node_fetcher("level", StockLevel.from_row))
-register_node("StockMovement", _node_fetcher("movement", StockMovement.from_row))
-register_node("StockTransfer", _node_fetcher("transfer", StockTransfer.from_row))
-register_node("SerialUnit", _node_fetcher("serial_unit", SerialUnit.from_row))
+register_loaded_node("StockLevel", InventoryLoaders, "level", from_row(StockLevel.from_row))
+register_loaded_node("StockMovement", InventoryLoaders, "movement", from_row(StockMovement.from_row))
+register_loaded_node("StockTransfer", InventoryLoaders, "transfer", from_row(StockTransfer.from_row))
+register_loaded_node("SerialUnit", InventoryLoaders, "serial_unit", from_row(SerialUnit.from_row))
 
 
 def _reference(gid: Any) -> service.Ref | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import strawberry
 
@@ -14,7 +12,7 @@ from ymt_graph.graph.connection import Connection, check_first, page_connection,
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import Outcome, attempt, parse_pk
-from ymt_graph.graph.node import register_node
+from ymt_graph.graph.node import from_row, register_loaded_node
 from ymt_graph.org import identity, service
 from ymt_graph.org.loaders import OrgLoaders
 from ymt_graph.org.types import (
@@ -49,23 +47,13 @@ from ymt_graph.org.types import (
     WarehouseFilter,
 )
 
-# ---- node(id) fetchers: the same scoped loaders as every other read ---------------------------
-
-
-def _node_fetcher(loader_name: str, build: Any) -> Any:
-    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
-        rows = await getattr(ctx.loaders(OrgLoaders), loader_name).load_many(pks)
-        return [build(r, ctx) if r is not None else None for r in rows]
-
-    return fetch
-
-
-register_node("Dealer", _node_fetcher("dealer", Dealer.from_row))
-register_node("Store", _node_fetcher("store", lambda r, _ctx: Store.from_row(r)))
-register_node("Warehouse", _node_fetcher("warehouse", lambda r, _ctx: Warehouse.from_row(r)))
-register_node("Region", _node_fetcher("region", lambda r, _ctx: Region.from_row(r)))
-register_node("Tenant", _node_fetcher("tenant", lambda r, _ctx: Tenant.from_row(r)))
-register_node("User", _node_fetcher("user", lambda r, _ctx: User.from_row(r)))
+# node(id): through the same scoped loaders as every other read.
+register_loaded_node("Dealer", OrgLoaders, "dealer", Dealer.from_row)
+register_loaded_node("Store", OrgLoaders, "store", from_row(Store.from_row))
+register_loaded_node("Warehouse", OrgLoaders, "warehouse", from_row(Warehouse.from_row))
+register_loaded_node("Region", OrgLoaders, "region", from_row(Region.from_row))
+register_loaded_node("Tenant", OrgLoaders, "tenant", from_row(Tenant.from_row))
+register_loaded_node("User", OrgLoaders, "user", from_row(User.from_row))
 
 
 @strawberry.type

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -11,7 +10,7 @@ from ymt_graph.graph.connection import Connection, check_first, page_connection,
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import Outcome, attempt, parse_pk
-from ymt_graph.graph.node import register_node
+from ymt_graph.graph.node import from_row, register_loaded_node
 from ymt_graph.graph.scalars import Money
 from ymt_graph.pricing import service
 from ymt_graph.pricing.loaders import PricingLoaders
@@ -35,18 +34,13 @@ from ymt_graph.pricing.types import (
     PricingUserError,
 )
 
-
-def _node_fetcher(loader_name: str, build: Any) -> Any:
-    async def fetch(ctx: Context, pks: Sequence[int]) -> list[Any]:
-        rows = await getattr(ctx.loaders(PricingLoaders), loader_name).load_many(pks)
-        return [build(r, ctx.settings.currency) if r is not None else None for r in rows]
-
-    return fetch
-
-
-register_node("PriceList", _node_fetcher("price_list", lambda r, _currency: PriceList.from_row(r)))
-register_node("PriceListLine", _node_fetcher("line", PriceListLine.from_row))
-register_node("PriceViolation", _node_fetcher("violation", PriceViolation.from_row))
+register_loaded_node("PriceList", PricingLoaders, "price_list", from_row(PriceList.from_row))
+register_loaded_node(
+    "PriceListLine", PricingLoaders, "line", lambda row, ctx: PriceListLine.from_row(row, ctx.settings.currency)
+)
+register_loaded_node(
+    "PriceViolation", PricingLoaders, "violation", lambda row, ctx: PriceViolation.from_row(row, ctx.settings.currency)
+)
 
 
 def _user_errors(done: Outcome[Any]) -> list[PricingUserError]:
