@@ -24,8 +24,19 @@ PostgreSQL backends whose client port belongs to that server (looked up in
 pg_stat_activity), so other users of the database are not charged to it.
 
 Scenarios are data (``build_scenarios``): a GraphQL query with variables and the
-raw endpoint that must return the same JSON. To add one ("dealer's priced
-catalog page", "order list"), add a route to ``raw_server.py`` and an entry there.
+raw endpoint that must return the same JSON. To add one ("order list"), add a
+route to ``raw_server.py`` and an entry there.
+
+- ``catalog``: the tenant's catalog page (``skus(first: 50)`` with category and model).
+- ``dealer-page``: a dealer's priced catalog page (DealerCatalogPage): the SKUs the
+  dealer may order, each with its guide retail price, its supply price for
+  ``--quantity`` units (the price rule), the national price band and what the
+  dealer's warehouse has available. The dealer (``--dealer``) and warehouse
+  (``--warehouse``, default ``W-<dealer>``) ids are looked up through GraphQL at
+  start; the raw endpoint applies the logged-in user's access rules (``--email``).
+
+Order: log in, look the scenarios' ids up, start the raw server, verify every
+scenario, then load each one.
 
 Both servers and the load generator share this machine; on 2 cores the numbers
 are comparable with each other (same run, same conditions), not absolute.
@@ -44,7 +55,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +67,8 @@ from loadgen import LoadResult, ProtocolError, check_loopback, request_once, run
 from raw_server import plain_dsn
 from rich.console import Console
 from rich.table import Table
+
+from ymt_graph.graph.ids import decode_gid
 
 HERE = Path(__file__).resolve().parent
 RAW_SERVER = HERE / "raw_server.py"
@@ -75,15 +88,38 @@ query CatalogPage($first: Int!, $after: String) {
 }
 """
 
+DEALER_CATALOG_PAGE = """
+query DealerCatalogPage($first: Int!, $after: String, $dealerId: ID!, $warehouseId: ID!, $quantity: Int!) {
+  skus(first: $first, after: $after, filter: {orderableBy: $dealerId}) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id code name unit moq orderMultiple
+      guideRetailPrice { amount currency }
+      price(dealerId: $dealerId, quantity: $quantity) { amount { amount currency } list { code } break { minQuantity } }
+      priceLimit { floor { amount } ceiling { amount } }
+      available(warehouseId: $warehouseId) } } } }
+"""
+
+DEALER_LOOKUP = """
+query DealerLookup($code: String!) {
+  dealer(code: $code) { id code warehouses(first: 100) { edges { node { id code } } } }
+}
+"""
+
 
 # --- scenarios ---------------------------------------------------------------------------
+
+
+# Runs a GraphQL query as the logged-in user; returns ``data`` (aborts on errors).
+GraphQL = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Scenario:
     """One read measured both ways. ``raw_body`` maps the GraphQL variables to the raw
     endpoint's JSON body; ``next_variables`` gives the variables of the page after a
-    response (or None), so verification also covers cursors."""
+    response (or None), so verification also covers cursors. ``prepare`` looks up what
+    the variables need (global ids) through GraphQL before anything runs; ``describe``
+    says what the first page holds (so a reader knows which paths were exercised)."""
 
     name: str
     operation: str
@@ -92,6 +128,8 @@ class Scenario:
     raw_path: str
     raw_body: Callable[[dict[str, Any]], dict[str, Any]] = dict
     next_variables: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None
+    prepare: Callable[[GraphQL], Awaitable[dict[str, Any]]] | None = None
+    describe: Callable[[dict[str, Any]], str] | None = None
 
 
 def _next_page(field_name: str) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
@@ -104,8 +142,54 @@ def _next_page(field_name: str) -> Callable[[dict[str, Any], dict[str, Any]], di
     return nxt
 
 
-def build_scenarios(first: int) -> list[Scenario]:
-    # Later: "dealer's priced catalog page", "order list" (add a raw route for each).
+def pk_of(gid: str, type_name: str) -> int:
+    """The primary key in a global id (the raw endpoints take keys, as resolvers decode them)."""
+    decoded = decode_gid(gid)
+    if decoded is None or decoded[0] != type_name:
+        raise Abort(f"not a {type_name} id: {gid!r}")
+    return decoded[1]
+
+
+def dealer_lookup(dealer_code: str, warehouse_code: str) -> Callable[[GraphQL], Awaitable[dict[str, Any]]]:
+    async def prepare(gql: GraphQL) -> dict[str, Any]:
+        dealer = (await gql(DEALER_LOOKUP, {"code": dealer_code})).get("dealer")
+        if dealer is None:
+            raise Abort(f"dealer {dealer_code!r} not found, or not visible to this user")
+        found = {e["node"]["code"]: e["node"]["id"] for e in dealer["warehouses"]["edges"]}
+        if warehouse_code not in found:
+            raise Abort(f"dealer {dealer_code} has no warehouse {warehouse_code!r} (it has {sorted(found)})")
+        return {"dealerId": dealer["id"], "warehouseId": found[warehouse_code]}
+
+    return prepare
+
+
+def describe_dealer_page(warehouse_code: str) -> Callable[[dict[str, Any]], str]:
+    def describe(data: dict[str, Any]) -> str:
+        nodes = [e["node"] for e in data["skus"]["edges"]]
+        lists: dict[str, int] = {}
+        for n in nodes:
+            if n["price"] is not None:
+                key = f"{n['price']['list']['code']}≥{n['price']['break']['minQuantity']}"
+                lists[key] = lists.get(key, 0) + 1
+        won = ", ".join(f"{k} {v}" for k, v in sorted(lists.items(), key=lambda kv: -kv[1]))
+        stocked = sum(1 for n in nodes if n["available"])
+        no_stock = sum(1 for n in nodes if n["available"] == 0)
+        unknown = sum(1 for n in nodes if n["available"] is None)
+        return (
+            f"page 1: {len(nodes)} SKUs; {sum(1 for n in nodes if n['price'] is None)} without price, "
+            f"winning list≥break: {won or '-'}; at {warehouse_code}: {stocked} in stock, {no_stock} at 0, "
+            f"{unknown} null; {sum(1 for n in nodes if n['guideRetailPrice'] is None)} without guide price, "
+            f"{sum(1 for n in nodes if n['priceLimit'] is None)} without price limit"
+        )
+
+    return describe
+
+
+def build_scenarios(
+    first: int, dealer: str = "D0001", warehouse: str | None = None, quantity: int = 10
+) -> list[Scenario]:
+    # Later: "order list" (add a raw route for it).
+    warehouse = warehouse or f"W-{dealer}"
     return [
         Scenario(
             name="catalog",
@@ -115,6 +199,23 @@ def build_scenarios(first: int) -> list[Scenario]:
             raw_path="/raw/catalog",
             raw_body=lambda v: {"first": v["first"], "after": v.get("after")},
             next_variables=_next_page("skus"),
+        ),
+        Scenario(
+            name="dealer-page",
+            operation="DealerCatalogPage",
+            query=DEALER_CATALOG_PAGE,
+            variables={"first": first, "quantity": quantity},  # + dealerId, warehouseId from prepare
+            raw_path="/raw/dealer-page",
+            raw_body=lambda v: {
+                "first": v["first"],
+                "after": v.get("after"),
+                "dealerId": pk_of(v["dealerId"], "Dealer"),
+                "warehouseId": pk_of(v["warehouseId"], "Warehouse"),
+                "quantity": v["quantity"],
+            },
+            next_variables=_next_page("skus"),
+            prepare=dealer_lookup(dealer, warehouse),
+            describe=describe_dealer_page(warehouse),
         ),
     ]
 
@@ -328,7 +429,7 @@ def port_in_use(port: int) -> bool:
 
 
 @contextmanager
-def raw_server(port: int, tenant: str, style: str) -> Iterator[subprocess.Popen[bytes]]:
+def raw_server(port: int, tenant: str, style: str, user: str) -> Iterator[subprocess.Popen[bytes]]:
     if port_in_use(port):
         raise Abort(f"port {port} is already in use; stop that process or pass --raw-port")
     cmd = [
@@ -342,6 +443,8 @@ def raw_server(port: int, tenant: str, style: str) -> Iterator[subprocess.Popen[
         tenant,
         "--style",
         style,
+        "--user",
+        user,
     ]
     proc = subprocess.Popen(cmd, env=os.environ.copy())
     try:
@@ -389,14 +492,36 @@ async def login(host: str, port: int, path: str, email: str, password: str) -> s
     return str(payload["token"])
 
 
+def graphql_client(host: str, port: int, path: str, headers: dict[str, str]) -> GraphQL:
+    async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        r = await request_once(host, port, path, graphql_body(query, variables), headers)
+        try:
+            doc = orjson.loads(r.body)
+        except orjson.JSONDecodeError as exc:
+            raise Abort(f"GraphQL answered HTTP {r.status}: {r.body[:500]!r}") from exc
+        if r.status != 200 or doc.get("errors") or not isinstance(doc.get("data"), dict):
+            raise Abort(f"GraphQL answered HTTP {r.status}: {r.body[:1000]!r}")
+        return dict(doc["data"])
+
+    return gql
+
+
+@dataclass(frozen=True)
+class Verified:
+    graphql: Any  # the first page's documents, as load responses must be (``comparable``)
+    raw: Any
+    bytes_identical: bool  # on every page verified
+    pages: int
+
+
 async def verify(
     sc: Scenario, host: str, port: int, path: str, headers: dict[str, str], raw_port: int, pages: int
-) -> tuple[Any, Any, bool]:
-    """Compare both answers for the first ``pages`` pages; returns the first page's expected
-    GraphQL and raw documents (used to validate load responses) and byte identity."""
+) -> Verified:
+    """Compare both answers for the first ``pages`` pages (fewer if the list ends)."""
     variables: dict[str, Any] | None = sc.variables
     expected: tuple[Any, Any] | None = None
     identical = True
+    compared = 0
     for page in range(pages):
         if variables is None:
             break
@@ -414,11 +539,12 @@ async def verify(
             print_diff(want, got)
             raise Abort(f"{sc.name}: GraphQL and raw responses differ", 1)
         identical = identical and g.body == r.body
+        compared += 1
         if expected is None:
             expected = (want, got)
         variables = sc.next_variables(variables, gdoc["data"]) if sc.next_variables else None
     assert expected is not None
-    return expected[0], expected[1], identical
+    return Verified(expected[0], expected[1], identical, compared)
 
 
 def validator(expected: Any) -> Callable[[bytes], bool]:
@@ -539,13 +665,20 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
     if not database_url:
         raise Abort("set DATABASE_URL (postgresql://...) to the API's database: raw_server.py needs it")
     wanted = set(args.scenario or [])
-    scenarios = [s for s in build_scenarios(args.first) if not wanted or s.name in wanted]
+    all_scenarios = build_scenarios(args.first, args.dealer, args.warehouse, args.quantity)
+    scenarios = [s for s in all_scenarios if not wanted or s.name in wanted]
     if not scenarios:
         raise Abort(f"no scenario named {sorted(wanted)}")
 
     token = await login(host, port, path, args.email, args.password)
     headers = {"Authorization": f"Bearer {token}"}
     err.print(f"logged in as {args.email}")
+    gql = graphql_client(host, port, path, headers)
+    for i, sc in enumerate(scenarios):
+        if sc.prepare is not None:
+            found = await sc.prepare(gql)
+            scenarios[i] = replace(sc, variables={**sc.variables, **found})
+            err.print(f"{sc.name}: {found}")
 
     server_pid = listening_pid(port)
     notes: list[str] = []
@@ -559,7 +692,7 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
 
     results: list[ScenarioResult] = []
     try:
-        with raw_server(args.raw_port, args.tenant, args.raw_style) as proc:
+        with raw_server(args.raw_port, args.tenant, args.raw_style, args.email) as proc:
             await wait_ready(proc, args.raw_port)
             targets = {
                 "graphql": (
@@ -571,9 +704,13 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
                     CpuMeter(backend_finder(stats_conn, proc.pid, db_port) if stats_conn and db_port else None),
                 ),
             }
+            # Every scenario is verified before any load: a wrong answer stops the run early.
+            verified: list[Verified] = []
             for sc in scenarios:
-                err.print(f"[bold]{sc.name}[/]: verifying")
-                want_g, want_r, identical = await verify(sc, host, port, path, headers, args.raw_port, pages=2)
+                v = await verify(sc, host, port, path, headers, args.raw_port, pages=2)
+                err.print(f"[bold]{sc.name}[/]: {v.pages} page(s) verified, bytes identical: {v.bytes_identical}")
+                verified.append(v)
+            for sc, v in zip(scenarios, verified, strict=True):
                 err.print(f"[bold]{sc.name}[/]: load")
                 g = await measure(
                     "graphql",
@@ -582,7 +719,7 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
                     path,
                     graphql_body(sc.query, sc.variables, sc.operation),
                     headers,
-                    want_g,
+                    v.graphql,
                     args,
                     *targets["graphql"],
                 )
@@ -594,11 +731,12 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
                     sc.raw_path,
                     orjson.dumps(sc.raw_body(sc.variables)),
                     {},
-                    want_r,
+                    v.raw,
                     args,
                     *targets["raw"],
                 )
-                results.append(ScenarioResult(sc.name, g, r, identical, list(notes)))
+                described = [sc.describe(v.graphql["data"])] if sc.describe else []
+                results.append(ScenarioResult(sc.name, g, r, v.bytes_identical, [*described, *notes]))
     finally:
         if stats_conn is not None:
             await stats_conn.close()
@@ -622,10 +760,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--email", default="dealer1@demo.example")
     ap.add_argument("--password", default="demo-password")
     ap.add_argument("--tenant", default="demo", help="tenant code the raw endpoints filter on")
+    ap.add_argument("--dealer", default="D0001", help="dealer-page: the dealer (code) whose page is read")
+    ap.add_argument("--warehouse", default=None, help="dealer-page: warehouse code for `available` (W-<dealer>)")
+    ap.add_argument("--quantity", type=int, default=10, help="dealer-page: quantity priced")
     ap.add_argument(
         "--scenario",
         action="append",
-        choices=[s.name for s in build_scenarios(1)],
+        choices=[s.name for s in build_scenarios(1)],  # default: all
         help="run only this scenario (repeatable; default all)",
     )
     ap.add_argument("--json", action="store_true", help="print results as JSON on stdout")
@@ -652,7 +793,19 @@ def main(argv: list[str] | None = None) -> int:
         doc = {
             "config": {
                 k: getattr(args, k)
-                for k in ("url", "raw_port", "raw_style", "first", "concurrency", "duration", "warmup")
+                for k in (
+                    "url",
+                    "raw_port",
+                    "raw_style",
+                    "first",
+                    "concurrency",
+                    "duration",
+                    "warmup",
+                    "email",
+                    "dealer",
+                    "warehouse",
+                    "quantity",
+                )
             },
             "scenarios": [
                 {

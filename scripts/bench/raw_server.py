@@ -12,11 +12,22 @@ compiled-to-SQL hot read could approach (ARCHITECTURE.md, "Speed").
 Endpoints (no authentication; the tenant filter is applied as in the API):
 
     POST /raw/catalog  {"first": 50, "after": null}  -> body of the CatalogPage query
+    POST /raw/dealer-page  {"first": 50, "after": null, "dealerId": 1, "warehouseId": 3,
+                            "quantity": 10}  -> body of the DealerCatalogPage query
     GET  /health
+
+/raw/dealer-page takes primary keys (the global ids decoded) and answers as the
+user ``--user`` would (default dealer1@demo.example): that user's principal is
+built at startup by the project's own code, and its access clauses, the price
+rule (``ranked_offers``) and the price-band query (``band_query``) are compiled
+by SQLAlchemy once, at startup, into the statement's text. Requests are plain
+asyncpg. ``--style`` applies to /raw/catalog only.
 
 ``--check`` serves nothing: it walks every page of the catalog through the SQL
 and through a Python reference built with the project's own id and cursor
-encoders, and exits non-zero on the first difference.
+encoders, then DealerCatalogPage pages for several dealers, warehouses and
+quantities through the SQL and through the service calls the resolvers make,
+and exits non-zero on the first difference.
 
 Why the JSON is concatenated text rather than json_build_object/json_agg:
 PostgreSQL's ``json`` output puts spaces around ``:`` and after ``,``
@@ -40,11 +51,22 @@ from typing import Any
 
 import asyncpg
 import orjson
+import sqlalchemy as sa
 import uvicorn
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from ymt_graph import access
+from ymt_graph.access import Principal
+from ymt_graph.db import async_url
+from ymt_graph.org import identity
+from ymt_graph.org import service as org
+from ymt_graph.pricing import service as pricing
 
 MAX_PAGE = 250  # the API's bound on `first`
 
@@ -217,6 +239,198 @@ STYLES: dict[str, Callable[[bool], str]] = {
 }
 
 
+# --- dealer's priced catalog page ---------------------------------------------------------
+# DealerCatalogPage: the SKUs a dealer may order, each with its guide retail price, the
+# dealer's supply price for a quantity (the price rule), the national price band and what
+# a warehouse has available. The principal is fixed at startup (the benchmark's login,
+# ``--user``); its access clauses are compiled from ymt_graph.access into the statement, so
+# PostgreSQL does the authorization work of the GraphQL path too. SQLAlchemy runs at startup
+# only: requests send the finished SQL text through asyncpg.
+
+
+def _sql_text(stmt: Any) -> str:
+    """A SQLAlchemy expression as SQL text in the app's dialect (asyncpg: no ``%%``), with
+    its values inlined; request parameters are ``$n`` literal columns already. Parenthesised:
+    a clause compiles without outer parentheses (``a AND b OR c AND d`` for a sub-dealer's
+    dealer_scope), and ``x AND <that>`` would then read as ``(x AND a AND b) OR (c AND d)``."""
+    return "(" + str(stmt.compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"literal_binds": True})) + ")"
+
+
+def _when(condition: str, doc: Json) -> Json:
+    """``doc`` when ``condition`` holds, else JSON null (a null condition gives null too)."""
+    return [(False, f"(case when {condition} then {_render(doc)} else 'null' end)")]
+
+
+def dealer_page_sql(p: Principal, currency: str, after: bool) -> str:
+    """One statement for the whole DealerCatalogPage response. $1 tenant id, $2 first,
+    $3 dealer id (``orderableBy`` and the buyer of ``price``), $4 warehouse id,
+    $5 quantity, $6/$7 the after-cursor's code and id.
+
+    The project's rules are reused where they are SQL: ``ranked_offers`` (THE price rule)
+    and ``band_query`` (price limits) from the price centre, and the principal's clauses
+    from ``access``: ``dealer_scope`` for the orderableBy dealer, ``dealer_price_scope`` and
+    ``price_list_scope`` for prices, ``warehouse_scope`` for stock. The assortment rule
+    (``catalog.service.orderable_clause``) takes a dealer row in Python, so it is written
+    out here against the dealer as a CTE."""
+    # The SKUs: the page's ids (an IN subquery where the resolvers pass a list of keys).
+    page_ids: Any = sa.select(sa.table("dp_page", sa.column("id")).c.id)
+    buyer: Any = sa.literal_column("$3::bigint")
+    quantity: Any = sa.literal_column("$5::int")
+
+    # resolve_prices without the explanation (``why`` is not asked for, so no runner-up):
+    # rank 1 is the price; a winner from a list the principal may not see is no price, and
+    # so is any price of a dealer whose prices it may not see.
+    offer = pricing.ranked_offers(p.tenant_id, buyer, page_ids, quantity).subquery("offer")
+    pl = pricing.price_lists
+    offer_sql = _sql_text(
+        sa.select(
+            offer.c.sku_id,
+            offer.c.amount,
+            offer.c.min_quantity,
+            pl.c.code.label("list_code"),
+            access.price_list_scope(p, pl, pricing.dealers, pricing.regions).label("visible"),
+        )
+        .select_from(offer.join(pl, pl.c.id == offer.c.list_id))
+        .where(offer.c.rank == 1, access.dealer_price_scope(p, offer.c.buyer_id, pricing.dealers, pricing.regions))
+    )
+    band_sql = _sql_text(pricing.band_query(p.tenant_id, page_ids, None))  # priceLimit without regionCode
+    dealer_scope = _sql_text(access.dealer_scope(p, org.dealers, org.regions))
+    warehouse_scope = _sql_text(access.warehouse_scope(p, org.warehouses, org.dealers, org.stores, org.regions))
+    keyset = "and (s.code, s.id) > ($6::varchar, $7::bigint)" if after else ""
+
+    def money(amount_sql: str, with_currency: bool = True) -> Json:
+        fields: list[tuple[str, Json]] = [("amount", _quoted(f"{amount_sql}::text"))]  # NUMERIC(18,2): "1999.00"
+        if with_currency:
+            fields.append(("currency", _lit(orjson.dumps(currency).decode())))
+        return _object(*fields)
+
+    node = _object(
+        ("id", _quoted(_gid("Sku", "e.id"))),
+        ("code", _string("e.code")),
+        ("name", _string("e.name")),
+        ("unit", _string("e.unit")),
+        ("moq", _scalar("e.moq")),
+        ("orderMultiple", _scalar("e.order_multiple")),
+        ("guideRetailPrice", _when("e.guide is not null", money("e.guide"))),
+        (
+            "price",
+            _when(
+                "e.price_visible",
+                _object(
+                    ("amount", money("e.price")),
+                    ("list", _object(("code", _string("e.list_code")))),
+                    ("break", _object(("minQuantity", _scalar("e.min_quantity")))),
+                ),
+            ),
+        ),
+        (
+            "priceLimit",
+            _when(
+                "e.has_band",
+                _object(
+                    ("floor", _when("e.floor is not null", money("e.floor", with_currency=False))),
+                    ("ceiling", _when("e.ceiling is not null", money("e.ceiling", with_currency=False))),
+                ),
+            ),
+        ),
+        ("available", _nullable("e.available")),
+    )
+    edge = _object(("cursor", _quoted("e.cursor")), ("node", node))
+    on_page = "filter (where e.rn <= $2::int)"  # the extra row is not an edge
+    end_cursor = f"(array_agg(e.cursor order by e.rn desc) {on_page})[1]"
+    edges = f"coalesce(string_agg({_render(edge)}, ',' order by e.rn) {on_page}, '')"
+    page_info = _object(
+        ("hasNextPage", _scalar("count(*) > $2::int")),
+        ("endCursor", [(False, f"""coalesce('"' || {end_cursor} || '"', 'null')""")]),
+    )
+    skus = _object(("pageInfo", page_info), ("edges", [*_lit("["), (False, edges), *_lit("]")]))
+    doc = _object(("data", _object(("skus", skus))))
+    return f"""
+        with dp_dealer as (  -- the orderableBy dealer, when the principal sees it
+            select dealers.id, dealers.tenant_id, dealers.level, dealers.tier,
+                   string_to_array(trim(both '/' from regions.path), '/')::bigint[] as region_ids
+            from dealers join regions on regions.id = dealers.region_id
+            where dealers.id = $3::bigint and {dealer_scope}
+        ),
+        dp_page as (  -- first + 1 orderable SKUs in (code, id) order
+            select s.*, {_cursor("s.code", "s.id")} as cursor, row_number() over (order by s.code, s.id) as rn
+            from (
+                select s.id, s.code, s.name, s.unit, s.moq, s.order_multiple
+                from skus s
+                where s.tenant_id = $1::bigint and s.status = 'ACTIVE' {keyset}
+                  and exists (
+                    select from dp_dealer d join assortment_rules r on r.tenant_id = d.tenant_id
+                    where r.tenant_id = s.tenant_id
+                      and (r.dealer_level is null or r.dealer_level = d.level)
+                      and (r.dealer_tier is null or r.dealer_tier = d.tier)
+                      and (r.dealer_id is null or r.dealer_id = d.id)
+                      and (r.region_id is null or r.region_id = any(d.region_ids))
+                      and (r.category_id is null or r.category_id = s.category_id)
+                      and (r.sku_id is null or r.sku_id = s.id))
+                order by s.code, s.id
+                limit $2::int + 1
+            ) s
+        ),
+        dp_offer as {offer_sql},
+        dp_band as {band_sql},
+        dp_wh as (select warehouses.id from warehouses where warehouses.id = $4::bigint and {warehouse_scope})
+        select convert_to({_render(doc)}, 'UTF8')
+        from (
+            select pg.*, g.amount as guide,
+                   o.amount as price, o.min_quantity, o.list_code, o.visible as price_visible,
+                   b.sku_id is not null as has_band, b.floor, b.ceiling,
+                   -- levels_at: null when the warehouse is not visible, 0 when it never held the SKU
+                   case when exists (select from dp_wh) then coalesce(sl.on_hand - sl.reserved, 0) end as available
+            from dp_page pg
+            left join guide_retail_prices g on g.tenant_id = $1::bigint and g.sku_id = pg.id
+            left join dp_offer o on o.sku_id = pg.id
+            left join dp_band b on b.sku_id = pg.id
+            left join stock_levels sl
+                on sl.tenant_id = $1::bigint and sl.warehouse_id = $4::bigint and sl.sku_id = pg.id
+        ) e"""
+
+
+async def principal_of(dsn: str, tenant: str, email: str) -> Principal | None:
+    """The principal of a user, built by the project's own code (ymt_graph.org.identity),
+    through a short-lived SQLAlchemy engine; None if the tenant has no such user."""
+    engine = create_async_engine(async_url(dsn), poolclass=NullPool, connect_args={"server_settings": {"jit": "off"}})
+    try:
+        async with engine.connect() as conn:
+            user_id = (
+                await conn.execute(
+                    sa.select(org.users.c.id)
+                    .join(org.tenants, org.tenants.c.id == org.users.c.tenant_id)
+                    .where(org.tenants.c.code == tenant, org.users.c.email == email.strip().lower())
+                )
+            ).scalar()
+            found = await identity.principal_for_user(conn, user_id) if user_id is not None else None
+    finally:
+        await engine.dispose()
+    return found[0] if found else None
+
+
+class DealerPage:
+    """The DealerCatalogPage statements of one principal."""
+
+    def __init__(self, pool: asyncpg.Pool, tenant_id: int, principal: Principal, currency: str) -> None:
+        if principal.tenant_id != tenant_id:
+            raise SystemExit("raw_server: --user belongs to another tenant than --tenant")
+        self.pool = pool
+        self.tenant_id = tenant_id
+        self.sql_first = dealer_page_sql(principal, currency, False)
+        self.sql_after = dealer_page_sql(principal, currency, True)
+
+    async def page(
+        self, first: int, after: tuple[str, int] | None, dealer_id: int, warehouse_id: int, quantity: int
+    ) -> bytes:
+        args = (self.tenant_id, first, dealer_id, warehouse_id, quantity)
+        if after is None:
+            body = await self.pool.fetchval(self.sql_first, *args)
+        else:
+            body = await self.pool.fetchval(self.sql_after, *args, *after)
+        return bytes(body)
+
+
 # --- request handling ------------------------------------------------------------------
 
 
@@ -250,6 +464,23 @@ def page_args(payload: Any) -> tuple[int, tuple[str, int] | None]:
     if after is not None and not isinstance(after, str):
         raise BadInput("`after` must be a string or null.")
     return first, (decode_cursor(after) if after is not None else None)
+
+
+def _pk(payload: dict[str, Any], key: str) -> int:
+    value = payload.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise BadInput(f"`{key}` must be a positive integer (a primary key).")
+    return value
+
+
+def dealer_page_args(payload: Any) -> tuple[int, tuple[str, int] | None, int, int, int]:
+    """first, after, dealerId, warehouseId, quantity: the DealerCatalogPage variables with
+    the global ids decoded to primary keys."""
+    first, after = page_args(payload)
+    quantity = payload.get("quantity", 1)
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity < 2**31:
+        raise BadInput("`quantity` must be at least 1.")  # Sku.price refuses it too
+    return first, after, _pk(payload, "dealerId"), _pk(payload, "warehouseId"), quantity
 
 
 class Catalog:
@@ -303,14 +534,37 @@ async def tenant_id_of(pool: asyncpg.Pool, code: str) -> int:
     return int(tid)
 
 
-def create_app(dsn: str, *, tenant: str = "demo", pool_size: int = 10, style: str = "compact") -> Starlette:
-    state: dict[str, Catalog] = {}
+def default_currency() -> str:
+    """The API's currency (``Settings.currency``: the same environment gives the same one)."""
+    from ymt_graph.settings import get_settings
+
+    return get_settings().currency
+
+
+def create_app(
+    dsn: str,
+    *,
+    tenant: str = "demo",
+    pool_size: int = 10,
+    style: str = "compact",
+    user: str = "dealer1@demo.example",
+    currency: str | None = None,
+) -> Starlette:
+    state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = await open_pool(dsn, pool_size)
         try:
-            state["catalog"] = Catalog(pool, await tenant_id_of(pool, tenant), style)
+            tid = await tenant_id_of(pool, tenant)
+            state["catalog"] = Catalog(pool, tid, style)
+            principal = await principal_of(dsn, tenant, user)
+            if principal is None:
+                print(
+                    f"raw_server: no user {user!r} in tenant {tenant!r}: /raw/dealer-page answers 503", file=sys.stderr
+                )
+            else:
+                state["dealer_page"] = DealerPage(pool, tid, principal, currency or default_currency())
             yield
         finally:
             await pool.close()
@@ -325,11 +579,25 @@ def create_app(dsn: str, *, tenant: str = "demo", pool_size: int = 10, style: st
         body = await state["catalog"].page(first, after)
         return Response(body, media_type="application/json")
 
+    async def raw_dealer_page(request: Request) -> Response:
+        dealer_page: DealerPage | None = state.get("dealer_page")
+        if dealer_page is None:
+            return _error(503, "No principal for the dealer page (see --user).")
+        try:
+            args = dealer_page_args(orjson.loads(await request.body()))
+        except orjson.JSONDecodeError:
+            return _error(400, "Body is not JSON.")
+        except BadInput as exc:
+            return _error(400, str(exc))
+        body = await dealer_page.page(*args)
+        return Response(body, media_type="application/json")
+
     async def health(request: Request) -> Response:
         return Response(b"ok", media_type="text/plain")
 
     routes: list[Route] = [
         Route("/raw/catalog", raw_catalog, methods=["POST"]),
+        Route("/raw/dealer-page", raw_dealer_page, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
@@ -457,6 +725,130 @@ async def check(dsn: str, tenant: str, style: str) -> int:
         await pool.close()
 
 
+async def check_dealer_page(dsn: str, tenant: str, user: str, currency: str) -> int:
+    """Walk DealerCatalogPage pages through the SQL and through the project's services (the
+    calls the GraphQL resolvers make: skus_page, guide_retail_prices_of, resolve_prices,
+    price_limits_of, levels_at) for a few dealers (the user's, some below it, some it does not
+    see), quantities and warehouses (its own, HQ's, another dealer's); 0 when identical."""
+    from ymt_graph.catalog import service as catalog
+    from ymt_graph.graph.ids import encode_gid
+    from ymt_graph.inventory import service as inventory
+
+    p = await principal_of(dsn, tenant, user)
+    if p is None:
+        print(f"no user {user!r} in tenant {tenant!r}", file=sys.stderr)
+        return 1
+    pool = await open_pool(dsn, 2)
+    engine = create_async_engine(async_url(dsn), poolclass=NullPool, connect_args={"server_settings": {"jit": "off"}})
+    try:
+        tid = await tenant_id_of(pool, tenant)
+        dp = DealerPage(pool, tid, p, currency)
+        subtree = p.dealer_path or ""
+        dealer_ids = [
+            r["id"]
+            for r in await pool.fetch(
+                """(select id from dealers where tenant_id = $1 and path like $2 || '%' order by level, id limit 3)
+               union all
+               (select id from dealers where tenant_id = $1 and path not like $2 || '%' order by id limit 2)""",
+                tid,
+                subtree,
+            )
+        ]
+        home = p.dealer_id or dealer_ids[0]
+        warehouse_ids = [
+            r["id"]
+            for r in await pool.fetch(
+                """(select id from warehouses where tenant_id = $1 and owner_kind = 'DEALER' and dealer_id = $2
+                order by id limit 1)
+               union all (select id from warehouses where tenant_id = $1 and owner_kind = 'HQ' order by id limit 1)
+               union all (select id from warehouses where tenant_id = $1 and owner_kind = 'DEALER'
+                          and dealer_id <> $2 order by id limit 1)""",
+                tid,
+                home,
+            )
+        ]
+
+        def money(amount: Any, with_currency: bool = True) -> dict[str, Any]:
+            return {"amount": str(amount), "currency": currency} if with_currency else {"amount": str(amount)}
+
+        async with engine.connect() as conn:
+
+            async def reference(first: int, after: str | None, dealer: int, wh: int, quantity: int) -> dict[str, Any]:
+                f = catalog.SkuFilter(orderable_by=dealer)
+                pg = await catalog.skus_page(conn, p, f, first, after, False)
+                rows = list(pg.rows) if pg is not None else []
+                shown = rows[:first]
+                ids = [r.id for r in shown]
+                guide = await pricing.guide_retail_prices_of(conn, p, ids) if ids else {}
+                prices = await pricing.resolve_prices(conn, p, dealer, ids, quantity)
+                bands = await pricing.price_limits_of(conn, p, ids, None) if ids else {}
+                levels = await inventory.levels_at(conn, p, [(i, wh) for i in ids]) if ids else {}
+                edges = []
+                for r in shown:
+                    price, band = prices.get(r.id), bands.get(r.id)
+                    node = {
+                        "id": encode_gid("Sku", r.id),
+                        "code": r.code,
+                        "name": r.name,
+                        "unit": r.unit,
+                        "moq": r.moq,
+                        "orderMultiple": r.order_multiple,
+                        "guideRetailPrice": money(guide[r.id]) if r.id in guide else None,
+                        "price": None
+                        if price is None
+                        else {
+                            "amount": money(price.amount),
+                            "list": {"code": price.price_list["code"]},
+                            "break": {"minQuantity": price.min_quantity},
+                        },
+                        "priceLimit": None
+                        if band is None
+                        else {
+                            "floor": money(band.floor, False) if band.floor is not None else None,
+                            "ceiling": money(band.ceiling, False) if band.ceiling is not None else None,
+                        },
+                        "available": levels[(r.id, wh)].available,
+                    }
+                    edges.append({"cursor": catalog.SKU_ORDER.cursor_of(r), "node": node})
+                info = {"hasNextPage": len(rows) > first, "endCursor": edges[-1]["cursor"] if edges else None}
+                return {"data": {"skus": {"pageInfo": info, "edges": edges}}}
+
+            pages = edges = no_price = no_stock = 0
+            cases = [(first, home, warehouse_ids[0], 10) for first in (0, 1, 7, MAX_PAGE)]
+            cases += [(50, d, w, q) for d in dealer_ids for w in warehouse_ids for q in (1, 10, 100)]
+            for first, dealer, wh, quantity in cases:
+                after: str | None = None
+                while True:
+                    got = await dp.page(first, decode_cursor(after) if after else None, dealer, wh, quantity)
+                    want = await reference(first, after, dealer, wh, quantity)
+                    if got != orjson.dumps(want):
+                        print(
+                            f"MISMATCH first={first} after={after!r} dealer={dealer} warehouse={wh} "
+                            f"quantity={quantity}",
+                            file=sys.stderr,
+                        )
+                        print(got.decode()[:2000], file=sys.stderr)
+                        print(orjson.dumps(want).decode()[:2000], file=sys.stderr)
+                        return 1
+                    pages += 1
+                    edges += len(want["data"]["skus"]["edges"])
+                    no_price += got.count(b'"price":null')
+                    no_stock += got.count(b'"available":null')
+                    info = want["data"]["skus"]["pageInfo"]
+                    if not info["hasNextPage"] or first == 0:
+                        break
+                    after = info["endCursor"]
+        print(
+            f"ok: {pages} dealer pages identical ({len(cases)} cases: dealers {dealer_ids}, warehouses "
+            f"{warehouse_ids}, quantities 1/10/100; {edges} SKUs shown, {no_price} without a price, "
+            f"{no_stock} with available null)"
+        )
+        return 0
+    finally:
+        await engine.dispose()
+        await pool.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
@@ -464,6 +856,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tenant", default="demo", help="tenant code the endpoints filter on")
     ap.add_argument("--pool-size", type=int, default=10)
     ap.add_argument("--style", choices=sorted(STYLES), default="compact")
+    ap.add_argument("--user", default="dealer1@demo.example", help="whose rights /raw/dealer-page applies")
+    ap.add_argument("--currency", default=None, help="Money currency (default: the API's setting)")
     ap.add_argument("--check", action="store_true", help="compare SQL output with Python; no server")
     args = ap.parse_args(argv)
     dsn = os.environ.get("DATABASE_URL")
@@ -471,8 +865,11 @@ def main(argv: list[str] | None = None) -> int:
         print("raw_server: set DATABASE_URL=postgresql://...", file=sys.stderr)
         return 2
     if args.check:
-        return asyncio.run(check(dsn, args.tenant, args.style))
-    app = create_app(dsn, tenant=args.tenant, pool_size=args.pool_size, style=args.style)
+        code = asyncio.run(check(dsn, args.tenant, args.style))
+        return code or asyncio.run(check_dealer_page(dsn, args.tenant, args.user, args.currency or default_currency()))
+    app = create_app(
+        dsn, tenant=args.tenant, pool_size=args.pool_size, style=args.style, user=args.user, currency=args.currency
+    )
     uvicorn.run(
         app,
         host=args.host,
