@@ -24,6 +24,7 @@ from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.inputs import enum_value, exactly_one, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
 from ymt_graph.graph.node import from_row, register_loaded_node
+from ymt_graph.graph.prefetch import prefetch
 
 register_loaded_node("Sku", CatalogLoaders, "sku", from_row(Sku.from_row))
 register_loaded_node("Category", CatalogLoaders, "category", from_row(Category.from_row))
@@ -51,7 +52,9 @@ class CatalogQuery:
         if pg is None:  # orderableBy names a dealer you cannot see
             return build_connection([], n, service.SKU_ORDER, Sku.from_row,
                                     total_count=0 if want_total else None, has_previous=False)
-        return page_connection(pg, n, after, service.SKU_ORDER, Sku.builder())
+        conn = page_connection(pg, n, after, service.SKU_ORDER, Sku.builder())
+        await prefetch(info, "Sku", [e.node for e in conn.edges], ("edges", "node"))
+        return conn
 
     @strawberry.field(description="One SKU by global id or code.")
     async def sku(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Sku | None:

@@ -86,10 +86,9 @@ def connection_of(
     return build_connection(rp.rows, first, order, to_node, total_count=rp.total, has_previous=after is not None)
 
 
-def selected_names(info: Any, path: Sequence[str] = ()) -> set[str]:
-    """Field names selected at ``path`` below the current field, through fragments too
-    (``("edges", "node")`` for the nodes of a connection). Resolvers use it to batch at
-    the root only what the query asks for."""
+def selected_fields(info: Any, path: Sequence[str] = ()) -> list[FieldNode]:
+    """Field nodes selected at ``path`` below the current field, through fragments too
+    (``("edges", "node")`` for the nodes of a connection)."""
     fragments = info._raw_info.fragments
 
     def fields(sel: SelectionSetNode | None) -> list[FieldNode]:
@@ -106,7 +105,12 @@ def selected_names(info: Any, path: Sequence[str] = ()) -> set[str]:
     level = [f for root in info._raw_info.field_nodes for f in fields(root.selection_set)]
     for name in path:
         level = [f for node in level if node.name.value == name for f in fields(node.selection_set)]
-    return {f.name.value for f in level}
+    return level
+
+
+def selected_names(info: Any, path: Sequence[str] = ()) -> set[str]:
+    """Names of the fields selected at ``path`` below the current field."""
+    return {f.name.value for f in selected_fields(info, path)}
 
 
 def selects(info: Any, name: str) -> bool:

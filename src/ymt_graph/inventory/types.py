@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,7 @@ from ymt_graph.graph.errors import UserError
 from ymt_graph.graph.ids import encode_gid
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.graph.node import Node
+from ymt_graph.graph.prefetch import cached, register_prefetch
 from ymt_graph.inventory import service
 from ymt_graph.inventory.loaders import InventoryLoaders
 from ymt_graph.org.loaders import OrgLoaders
@@ -286,18 +288,40 @@ class SkuStock:
 
     pk: strawberry.Private[int]
 
+    # Sync resolvers: on a list the levels were prefetched at the root (graph.prefetch) and
+    # answer at once; anywhere else they return the awaitable load.
     @strawberry.field(
         description="This SKU's stock at a warehouse; null if you may not see the warehouse or it never held the SKU."
     )
-    async def stock_level(self, info: Info, warehouse_id: strawberry.ID) -> StockLevel | None:
-        found = await inventory(info).at.load((self.pk, parse_pk(warehouse_id, "Warehouse")))
-        return StockLevel.from_row(found.level) if found.level is not None else None
+    def stock_level(self, info: Info, warehouse_id: strawberry.ID) -> StockLevel | None:
+        return _at(info, self.pk, warehouse_id, lambda found: StockLevel.from_row(found.level) if found.level else None)
 
     @strawberry.field(description="Units available to order at a warehouse (on hand − reserved); "
                       "null if you may not see the warehouse.")
-    async def available(self, info: Info, warehouse_id: strawberry.ID) -> int | None:
-        found = await inventory(info).at.load((self.pk, parse_pk(warehouse_id, "Warehouse")))
-        return found.available
+    def available(self, info: Info, warehouse_id: strawberry.ID) -> int | None:
+        return _at(info, self.pk, warehouse_id, lambda found: found.available)
+
+
+def _at(info: Info, sku_pk: int, warehouse_id: strawberry.ID, build: Callable[[Any], Any]) -> Any:
+    loader, key = inventory(info).at, (sku_pk, parse_pk(warehouse_id, "Warehouse"))
+    hit, found = cached(loader, key)
+    if hit:
+        return build(found)
+    return _later(loader.load(key), build)
+
+
+async def _later(pending: Awaitable[Any], build: Callable[[Any], Any]) -> Any:
+    return build(await pending)
+
+
+async def _prefetch_levels(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:
+    if args.get("warehouseId"):
+        warehouse = parse_pk(args["warehouseId"], "Warehouse")
+        await inventory(info).at.load_many([(s.pk, warehouse) for s in skus])
+
+
+register_prefetch("Sku", "stockLevel", _prefetch_levels)
+register_prefetch("Sku", "available", _prefetch_levels)
 
 
 # ---- inputs, filters, payloads ----------------------------------------------------------------

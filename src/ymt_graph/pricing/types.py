@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +19,7 @@ from ymt_graph.graph.ids import encode_gid
 from ymt_graph.graph.inputs import pk_filter
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.graph.node import Node
+from ymt_graph.graph.prefetch import cached, register_prefetch
 from ymt_graph.graph.scalars import Money
 from ymt_graph.org.loaders import OrgLoaders
 from ymt_graph.org.types import Dealer, DealerTier, Region, Store, load_dealer, load_store
@@ -279,27 +280,69 @@ class SkuPricing:
     if TYPE_CHECKING:
         pk: int  # Sku's primary key (declared on Sku)
 
+    # Sync resolvers: on a list the values were prefetched at the root (graph.prefetch) and
+    # answer at once; anywhere else they return the awaitable load.
     @strawberry.field(description="The national consumer price (建议零售价); null until HQ sets one.")
-    async def guide_retail_price(self, info: Info) -> Money | None:
-        return _money(info, await pricing(info).guide_retail_price.load(self.pk))
+    def guide_retail_price(self, info: Info) -> Money | None:
+        loader = pricing(info).guide_retail_price
+        hit, amount = cached(loader, self.pk)
+        if hit:
+            return _money(info, amount)
+        return _later(loader.load(self.pk), lambda amount: _money(info, amount))  # type: ignore[return-value]
 
     @strawberry.field(
         description="The supply price for this dealer buying `quantity` units now, with the list, the break and "
         "why. Null when no price applies or the dealer's prices are not yours to see."
     )
-    async def price(self, info: Info, dealer_id: strawberry.ID, quantity: int = 1) -> ResolvedPrice | None:
+    def price(self, info: Info, dealer_id: strawberry.ID, quantity: int = 1) -> ResolvedPrice | None:
         if quantity < 1:
             raise bad_input("`quantity` must be at least 1.", field="quantity")
-        row = await pricing(info).price.load((self.pk, parse_pk(dealer_id, "Dealer"), quantity))
-        return ResolvedPrice.from_row(row, info.context.settings.currency) if row else None
+        loader, key = pricing(info).price, (self.pk, parse_pk(dealer_id, "Dealer"), quantity)
+        currency = info.context.settings.currency
+        hit, row = cached(loader, key)
+        if hit:
+            return ResolvedPrice.from_row(row, currency) if row else None
+        return _later(  # type: ignore[return-value]
+            loader.load(key), lambda row: ResolvedPrice.from_row(row, currency) if row else None
+        )
 
     @strawberry.field(
         description="The price band in a region (by code): the region's own band or one of a region above it, "
         "else the national band; the national band when no region is given. Null when there is none."
     )
-    async def price_limit(self, info: Info, region_code: str | None = None) -> PriceLimit | None:
-        row = await pricing(info).price_limit.load((self.pk, region_code))
-        return PriceLimit.from_row(row, info.context.settings.currency) if row else None
+    def price_limit(self, info: Info, region_code: str | None = None) -> PriceLimit | None:
+        loader, key = pricing(info).price_limit, (self.pk, region_code)
+        currency = info.context.settings.currency
+        hit, row = cached(loader, key)
+        if hit:
+            return PriceLimit.from_row(row, currency) if row else None
+        return _later(  # type: ignore[return-value]
+            loader.load(key), lambda row: PriceLimit.from_row(row, currency) if row else None
+        )
+
+
+async def _later(pending: Awaitable[Any], build: Callable[[Any], Any]) -> Any:
+    return build(await pending)
+
+
+async def _prefetch_guide_prices(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:
+    await pricing(info).guide_retail_price.load_many([s.pk for s in skus])
+
+
+async def _prefetch_prices(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:
+    quantity = args.get("quantity") or 0
+    if quantity >= 1 and args.get("dealerId"):
+        dealer = parse_pk(args["dealerId"], "Dealer")
+        await pricing(info).price.load_many([(s.pk, dealer, quantity) for s in skus])
+
+
+async def _prefetch_limits(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:
+    await pricing(info).price_limit.load_many([(s.pk, args.get("regionCode")) for s in skus])
+
+
+register_prefetch("Sku", "guideRetailPrice", _prefetch_guide_prices)
+register_prefetch("Sku", "price", _prefetch_prices)
+register_prefetch("Sku", "priceLimit", _prefetch_limits)
 
 
 # ---- inputs, filters, payloads ----------------------------------------------------------------
