@@ -173,7 +173,9 @@ async def test_graphql_errors_and_bad_status_count_as_errors(server: FakeServer,
 async def test_connection_close_reconnects(server: FakeServer) -> None:
     res = await loadgen.run_load("127.0.0.1", server.port, "/close", b"{}", {}, concurrency=2, **SHORT)
     assert res.requests > 0 and res.errors == 0
-    assert server.connections == res.total_requests == server.requests["/close"]
+    # One connection per request: the server closes each. At most one request per worker
+    # may still be in flight when the run stops, counted by the server but not by the run.
+    assert res.total_requests <= server.requests["/close"] <= server.connections <= res.total_requests + 2
 
 
 async def test_refused_connections_are_errors_and_the_run_still_ends() -> None:

@@ -433,3 +433,92 @@ def may_write_price_list(p: Principal, owner_dealer_id: int | None) -> bool:
 def may_set_national_prices(p: Principal) -> bool:
     """Price limits and guide retail prices are HQ's (as the catalog is)."""
     return may_write_catalog(p)
+
+
+# ---- notifications ---
+# Webhook subscriptions add no API-key resource: managing them is dealer administration, so keys
+# list them with ``dealers:read`` and create or delete them with ``dealers:write``. HQ (HQ_ADMIN,
+# tenant-wide keys) manages every subscription of the tenant, HQ's own (owner null: hears every
+# event) and any dealer's; a DEALER_ADMIN (or a key bound to a dealer) manages its own dealer's,
+# which hear only events whose topics name that dealer as buyer or seller.
+#
+# Event topics (set by the centre that emits the event): "hq", "buyer:dealer:<id>",
+# "seller:dealer:<id>", "buyer:store:<id>".
+
+
+def dealer_topics(dealer_id: int) -> tuple[str, str]:
+    """The topics under which a dealer hears an event about its business."""
+    return (f"buyer:dealer:{dealer_id}", f"seller:dealer:{dealer_id}")
+
+
+def _webhook_hq(p: Principal) -> bool:
+    return p.role is Role.HQ_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is None)
+
+
+def _webhook_dealer(p: Principal) -> int | None:
+    """The dealer whose subscriptions a dealer-side principal manages (None: not one)."""
+    if p.role is Role.DEALER_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is not None):
+        return p.dealer_id
+    return None
+
+
+def webhook_subscription_scope(p: Principal, subscriptions: sa.Table) -> ColumnElement[bool]:
+    """Live subscriptions the principal sees: HQ sees the tenant's, a dealer admin its dealer's.
+    Other roles (staff, stores, HQ_SALES, ANALYST) see none: endpoints are admin business."""
+    s = subscriptions.c
+    live = sa.and_(s.tenant_id == p.tenant_id, s.deleted_at.is_(None))
+    if not p.has_scope(Resource.DEALERS, "read"):
+        return sa.false()
+    if _webhook_hq(p):
+        return live
+    dealer_id = _webhook_dealer(p)
+    if dealer_id is not None:
+        return sa.and_(live, s.owner_dealer_id == dealer_id)
+    return sa.false()
+
+
+def may_manage_webhooks(p: Principal, owner_dealer_id: int | None) -> bool:
+    """Create or delete a subscription owned by ``owner_dealer_id`` (None: HQ's)."""
+    if not p.has_scope(Resource.DEALERS, "write"):
+        return False
+    if _webhook_hq(p):
+        return True
+    dealer_id = _webhook_dealer(p)
+    return dealer_id is not None and owner_dealer_id == dealer_id
+
+
+def webhook_hears(subscriptions: sa.Table, events: sa.Table) -> ColumnElement[bool]:
+    """Which subscription hears which outbox event (the fan-out join): same tenant, live,
+    created before the event, the event type wanted ("*" = all), and for a dealer's
+    subscription the event's topics name that dealer as buyer or seller."""
+    s, e = subscriptions.c, events.c
+    from sqlalchemy.dialects.postgresql import ARRAY, array  # only this section builds ARRAY[...] literals
+
+    owner = sa.cast(s.owner_dealer_id, sa.String)
+    # varchar[] && varchar[]: PostgreSQL has no && between varchar[] and text[].
+    named = sa.cast(array([sa.func.concat("buyer:dealer:", owner), sa.func.concat("seller:dealer:", owner)]),
+                    ARRAY(sa.String(64)))
+    return sa.and_(
+        s.tenant_id == e.tenant_id,
+        s.active.is_(True),
+        s.deleted_at.is_(None),
+        s.created_at <= e.created_at,
+        sa.or_(s.event_types.contains(["*"]), e.event_type == sa.func.any(s.event_types)),
+        sa.or_(s.owner_dealer_id.is_(None), e.topics.overlap(named)),
+    )
+
+
+def may_hear_event(p: Principal, topics: list[str] | tuple[str, ...]) -> bool:
+    """Whether a principal may receive an event (GraphQL subscriptions). HQ_ADMIN, ANALYST and
+    tenant-wide keys hear everything of their tenant; a dealer hears events naming its dealer;
+    a store's staff events naming its store. HQ_SALES hears nothing here: topics do not say
+    which area a dealer lies in, so a subscription for them must check the subject in SQL.
+    The tenant is checked by the channel (one per tenant)."""
+    if p.tenant_wide:
+        return True
+    wanted: set[str] = set()
+    if p.role is Role.STORE_STAFF and p.store_id is not None:
+        wanted.add(f"buyer:store:{p.store_id}")
+    elif p.acts_as_dealer and p.dealer_id is not None:
+        wanted.update(dealer_topics(p.dealer_id))
+    return not wanted.isdisjoint(topics)

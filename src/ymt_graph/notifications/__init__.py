@@ -1,0 +1,1 @@
+"""Notifications: the outbox, webhooks (signed, retried, logged) and the event bus for subscriptions."""
