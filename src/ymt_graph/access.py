@@ -522,3 +522,48 @@ def may_hear_event(p: Principal, topics: list[str] | tuple[str, ...]) -> bool:
     elif p.acts_as_dealer and p.dealer_id is not None:
         wanted.update(dealer_topics(p.dealer_id))
     return not wanted.isdisjoint(topics)
+
+
+# ---- orders ---------------------------------------------------------------------------------
+#
+# A buyer dealer's own DEALER_ADMIN / DEALER_STAFF (and HQ_ADMIN, and a key bound to that dealer)
+# fill its cart, submit and cancel its orders. Orders are read by the buyer side (the buyer and
+# the dealers above it in whose subtree it lies), the seller side (the selling dealer), HQ
+# (tenant-wide roles) and HQ_SALES for buyers in their areas. Orders are decided (approved or
+# rejected) by HQ_ADMIN, HQ_SALES of the buyer's area, or the selling dealer's admin.
+
+
+def may_order_for(p: Principal, buyer_dealer_id: int) -> bool:
+    """Whether the principal fills the cart of, and orders for, this dealer."""
+    if p.role is Role.HQ_ADMIN:
+        return True
+    return p.acts_as_dealer and p.dealer_id == buyer_dealer_id
+
+
+def order_scope(p: Principal, orders: sa.Table, buyers: Any, buyer_regions: Any) -> ColumnElement[bool]:
+    """Orders the principal sees (``buyers`` / ``buyer_regions``: the buyer dealer and its region)."""
+    if p.tenant_wide:
+        return sa.true()
+    if p.role is Role.HQ_SALES:
+        return sa.or_(*(buyer_regions.c.path.startswith(rp, autoescape=True) for rp in p.region_paths)) \
+            if p.region_paths else sa.false()
+    if p.acts_as_dealer and p.dealer_id is not None and p.dealer_path:
+        return sa.or_(subtree_clause(buyers.c.path, p.dealer_path), orders.c.seller_dealer_id == p.dealer_id)
+    return sa.false()
+
+
+def may_decide_order(p: Principal, seller_dealer_id: int | None, buyer_region_path: str) -> bool:
+    """Approve or reject an order the principal sees."""
+    if p.role is Role.HQ_ADMIN:
+        return True
+    if p.role is Role.HQ_SALES:
+        return in_regions(p, buyer_region_path)
+    if seller_dealer_id is None:
+        return False
+    return p.dealer_id == seller_dealer_id and (
+        p.role is Role.DEALER_ADMIN or (p.role is Role.INTEGRATION and p.dealer_id is not None)
+    )
+
+
+def may_cancel_order(p: Principal, buyer_dealer_id: int) -> bool:
+    return may_order_for(p, buyer_dealer_id)

@@ -30,7 +30,7 @@ from ymt_graph.graph.node import NodeQuery
 
 # The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``
 # and, if it writes, ``<Name>Mutation``.
-DOMAINS = ("org", "catalog", "pricing", "inventory", "notifications")
+DOMAINS = ("org", "catalog", "pricing", "inventory", "notifications", "orders")
 
 
 def _domain_types(suffix: str) -> list[type]:

@@ -1,0 +1,1 @@
+"""The order centre: carts, orders, their lines and timelines."""
