@@ -40,6 +40,19 @@ def cached(loader: DataLoader[K, Any], key: K) -> tuple[bool, Any]:
     return True, future.result()
 
 
+def from_loader(loader: DataLoader[K, Any], key: K, build: Callable[[Any], T]) -> T | Awaitable[T]:
+    """For a sync field resolver: ``build`` of the loader's value for ``key`` — at once when a
+    prefetch already loaded it, else as an awaitable the executor awaits."""
+    hit, value = cached(loader, key)
+    if hit:
+        return build(value)
+    return _after(loader.load(key), build)
+
+
+async def _after(pending: Awaitable[Any], build: Callable[[Any], T]) -> T:
+    return build(await pending)
+
+
 def _arguments(field_def: Any, node: FieldNode, variables: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     given = {a.name.value: a.value for a in node.arguments or ()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +16,7 @@ from ymt_graph.graph.errors import UserError
 from ymt_graph.graph.ids import encode_gid
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.graph.node import Node
-from ymt_graph.graph.prefetch import cached, register_prefetch
+from ymt_graph.graph.prefetch import from_loader, register_prefetch
 from ymt_graph.inventory import service
 from ymt_graph.inventory.loaders import InventoryLoaders
 from ymt_graph.org.loaders import OrgLoaders
@@ -303,15 +303,7 @@ class SkuStock:
 
 
 def _at(info: Info, sku_pk: int, warehouse_id: strawberry.ID, build: Callable[[Any], Any]) -> Any:
-    loader, key = inventory(info).at, (sku_pk, parse_pk(warehouse_id, "Warehouse"))
-    hit, found = cached(loader, key)
-    if hit:
-        return build(found)
-    return _later(loader.load(key), build)
-
-
-async def _later(pending: Awaitable[Any], build: Callable[[Any], Any]) -> Any:
-    return build(await pending)
+    return from_loader(inventory(info).at, (sku_pk, parse_pk(warehouse_id, "Warehouse")), build)
 
 
 async def _prefetch_levels(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +19,7 @@ from ymt_graph.graph.ids import encode_gid
 from ymt_graph.graph.inputs import pk_filter
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.graph.node import Node
-from ymt_graph.graph.prefetch import cached, register_prefetch
+from ymt_graph.graph.prefetch import from_loader, register_prefetch
 from ymt_graph.graph.scalars import Money
 from ymt_graph.org.loaders import OrgLoaders
 from ymt_graph.org.types import Dealer, DealerTier, Region, Store, load_dealer, load_store
@@ -285,10 +285,7 @@ class SkuPricing:
     @strawberry.field(description="The national consumer price (建议零售价); null until HQ sets one.")
     def guide_retail_price(self, info: Info) -> Money | None:
         loader = pricing(info).guide_retail_price
-        hit, amount = cached(loader, self.pk)
-        if hit:
-            return _money(info, amount)
-        return _later(loader.load(self.pk), lambda amount: _money(info, amount))  # type: ignore[return-value]
+        return from_loader(loader, self.pk, lambda amount: _money(info, amount))  # type: ignore[return-value]
 
     @strawberry.field(
         description="The supply price for this dealer buying `quantity` units now, with the list, the break and "
@@ -297,13 +294,11 @@ class SkuPricing:
     def price(self, info: Info, dealer_id: strawberry.ID, quantity: int = 1) -> ResolvedPrice | None:
         if quantity < 1:
             raise bad_input("`quantity` must be at least 1.", field="quantity")
-        loader, key = pricing(info).price, (self.pk, parse_pk(dealer_id, "Dealer"), quantity)
         currency = info.context.settings.currency
-        hit, row = cached(loader, key)
-        if hit:
-            return ResolvedPrice.from_row(row, currency) if row else None
-        return _later(  # type: ignore[return-value]
-            loader.load(key), lambda row: ResolvedPrice.from_row(row, currency) if row else None
+        return from_loader(  # type: ignore[return-value]
+            pricing(info).price,
+            (self.pk, parse_pk(dealer_id, "Dealer"), quantity),
+            lambda row: ResolvedPrice.from_row(row, currency) if row else None,
         )
 
     @strawberry.field(
@@ -311,18 +306,12 @@ class SkuPricing:
         "else the national band; the national band when no region is given. Null when there is none."
     )
     def price_limit(self, info: Info, region_code: str | None = None) -> PriceLimit | None:
-        loader, key = pricing(info).price_limit, (self.pk, region_code)
         currency = info.context.settings.currency
-        hit, row = cached(loader, key)
-        if hit:
-            return PriceLimit.from_row(row, currency) if row else None
-        return _later(  # type: ignore[return-value]
-            loader.load(key), lambda row: PriceLimit.from_row(row, currency) if row else None
+        return from_loader(  # type: ignore[return-value]
+            pricing(info).price_limit,
+            (self.pk, region_code),
+            lambda row: PriceLimit.from_row(row, currency) if row else None,
         )
-
-
-async def _later(pending: Awaitable[Any], build: Callable[[Any], Any]) -> Any:
-    return build(await pending)
 
 
 async def _prefetch_guide_prices(info: Info, skus: Sequence[Any], args: dict[str, Any]) -> None:
