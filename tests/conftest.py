@@ -172,8 +172,10 @@ async def db_url(server_urls: tuple[str, str], template_db: str) -> AsyncIterato
 
 
 @pytest.fixture(scope="module")
-def settings(db_url: str, redis_url: str) -> Settings:
-    return Settings(database_url=db_url, redis_url=redis_url, env="test")
+def settings(db_url: str, redis_url: str, request: pytest.FixtureRequest) -> Settings:
+    # A module that pins the resolver path (its statement counts) says COMPILED_READS = False.
+    compiled = getattr(request.module, "COMPILED_READS", True)
+    return Settings(database_url=db_url, redis_url=redis_url, env="test", compiled_reads=compiled)
 
 
 @pytest.fixture(scope="module")

@@ -192,6 +192,20 @@ def warehouse_scope(
     return sa.and_(tenant, owned_by_visible)
 
 
+def availability_scope(
+    p: Principal, warehouses: sa.Table, dealers: sa.Table, stores: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """Warehouses whose *available* quantities the principal sees: those it sees in full, and its
+    suppliers' own warehouses — a buyer browsing its seller's stocked catalog (a store its
+    dealer's, a sub-dealer its distributor's) sees what can be ordered, nothing else of them."""
+    seen = warehouse_scope(p, warehouses, dealers, stores, regions)
+    suppliers = p.ancestor_dealer_ids() if (p.acts_as_dealer or p.role is Role.STORE_STAFF) else []
+    if not suppliers or not _readable(p, Resource.WAREHOUSES):
+        return seen
+    return sa.or_(seen, sa.and_(warehouses.c.tenant_id == p.tenant_id, warehouses.c.owner_kind == "DEALER",
+                                warehouses.c.dealer_id.in_(suppliers)))
+
+
 def user_scope(
     p: Principal, users: sa.Table, dealers: sa.Table, stores: sa.Table, regions: sa.Table
 ) -> ColumnElement[bool]:
@@ -354,6 +368,23 @@ def price_list_offered_to(price_lists: sa.Table, buyer: Any, buyer_region: Any) 
     )
 
 
+def price_list_offered_to_store(price_lists: sa.Table, store: Any, store_region: Any) -> ColumnElement[bool]:
+    """The price lists offered to a store buying from its dealer: the dealer's ACTIVE DOWNSTREAM
+    lists that name no particular dealer, level or tier (those are for sub-dealers) and whose
+    region, if any, is the store's or one above it. A store's staff sees exactly these
+    (``price_list_scope``)."""
+    pl = price_lists.c
+    return sa.and_(
+        pl.tenant_id == store.c.tenant_id,
+        pl.status == "ACTIVE",
+        pl.owner_dealer_id == store.c.dealer_id,
+        pl.dealer_id.is_(None),
+        pl.dealer_level.is_(None),
+        pl.dealer_tier.is_(None),
+        sa.or_(pl.region_id.is_(None), store_region.c.path.like(sa.func.concat("%/", pl.region_id, "/%"))),
+    )
+
+
 def price_list_scope(p: Principal, price_lists: sa.Table, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
     """Which price lists the principal sees. A dealer-specific price is confidential to that
     dealer and HQ, so:
@@ -402,6 +433,17 @@ def dealer_price_scope(p: Principal, dealer_id_col: Any, dealers: sa.Table, regi
     if p.tenant_wide:
         return sa.true()
     return sa.cast(dealer_id_col.in_(sa.select(dealers.c.id).where(own_dealers(p, dealers, regions))), sa.Boolean)
+
+
+def store_price_scope(
+    p: Principal, store_id_col: Any, stores: sa.Table, dealers: sa.Table, regions: sa.Table
+) -> ColumnElement[bool]:
+    """Stores whose resolved prices the principal may ask for: the stores it sees."""
+    if not _readable(p, Resource.CATALOG):
+        return sa.false()
+    if p.tenant_wide:
+        return sa.true()
+    return sa.cast(store_id_col.in_(sa.select(stores.c.id).where(store_scope(p, stores, dealers, regions))), sa.Boolean)
 
 
 def price_violation_scope(
@@ -524,13 +566,23 @@ def may_hear_event(p: Principal, topics: list[str] | tuple[str, ...]) -> bool:
     return not wanted.isdisjoint(topics)
 
 
+def may_follow_dealer_shipments(p: Principal, dealer_path: str, region_path: str) -> bool:
+    """``shipmentEvents`` of a buyer dealer the principal sees (``dealer_scope``): a dealer's deliveries
+    are its business, so seeing it by name is not enough (a sub-dealer sees its supplier, a store's
+    staff its dealer); the principal must see its business, as ``own_dealers`` says (row-level:
+    ``sees_dealer_details``). A buyer store in ``store_scope`` is business-visible already."""
+    return sees_dealer_details(p, dealer_path, region_path)
+
+
 # ---- orders ---------------------------------------------------------------------------------
 #
 # A buyer dealer's own DEALER_ADMIN / DEALER_STAFF (and HQ_ADMIN, and a key bound to that dealer)
-# fill its cart, submit and cancel its orders. Orders are read by the buyer side (the buyer and
-# the dealers above it in whose subtree it lies), the seller side (the selling dealer), HQ
-# (tenant-wide roles) and HQ_SALES for buyers in their areas. Orders are decided (approved or
-# rejected) by HQ_ADMIN, HQ_SALES of the buyer's area, or the selling dealer's admin.
+# fill its cart, submit and cancel its orders; a buying store's STORE_STAFF (and HQ_ADMIN) do the
+# same for the store, which buys from its dealer. Orders are read by the buyer side (the buyer and
+# the dealers above it in whose subtree it lies; for a store's order, the store and its dealer's
+# chain), the seller side (the selling dealer), HQ (tenant-wide roles) and HQ_SALES for buyers in
+# their areas. Orders are decided (approved or rejected) by HQ_ADMIN, HQ_SALES of the buyer's
+# area, or the selling dealer's admin.
 
 
 def may_order_for(p: Principal, buyer_dealer_id: int) -> bool:
@@ -541,12 +593,15 @@ def may_order_for(p: Principal, buyer_dealer_id: int) -> bool:
 
 
 def order_scope(p: Principal, orders: sa.Table, buyers: Any, buyer_regions: Any) -> ColumnElement[bool]:
-    """Orders the principal sees (``buyers`` / ``buyer_regions``: the buyer dealer and its region)."""
+    """Orders the principal sees (``buyers`` / ``buyer_regions``: the buyer side's dealer — the
+    buying dealer, or a buying store's dealer — and its region)."""
     if p.tenant_wide:
         return sa.true()
     if p.role is Role.HQ_SALES:
         return sa.or_(*(buyer_regions.c.path.startswith(rp, autoescape=True) for rp in p.region_paths)) \
             if p.region_paths else sa.false()
+    if p.role is Role.STORE_STAFF:
+        return orders.c.buyer_store_id == p.store_id if p.store_id is not None else sa.false()
     if p.acts_as_dealer and p.dealer_id is not None and p.dealer_path:
         return sa.or_(subtree_clause(buyers.c.path, p.dealer_path), orders.c.seller_dealer_id == p.dealer_id)
     return sa.false()
@@ -565,5 +620,49 @@ def may_decide_order(p: Principal, seller_dealer_id: int | None, buyer_region_pa
     )
 
 
-def may_cancel_order(p: Principal, buyer_dealer_id: int) -> bool:
-    return may_order_for(p, buyer_dealer_id)
+def may_order_for_store(p: Principal, store_id: int) -> bool:
+    """Whether the principal fills the cart of, and orders for, this store (from its dealer)."""
+    if p.role is Role.HQ_ADMIN:
+        return True
+    return p.role is Role.STORE_STAFF and p.store_id == store_id
+
+
+def may_act_as_buyer(p: Principal, buyer_dealer_id: int | None, buyer_store_id: int | None) -> bool:
+    """Cancel or receive an order the principal sees: the buyer's own people."""
+    if buyer_store_id is not None:
+        return may_order_for_store(p, buyer_store_id)
+    return buyer_dealer_id is not None and may_order_for(p, buyer_dealer_id)
+
+
+# ---- shipping ---------------------------------------------------------------------------------
+#
+# A shipment, its tracking events and a receipt belong to one order: they are visible exactly
+# when the order is (``order_scope``; the shipping centre reads them joined to the scoped orders),
+# and so is a receipt-discrepancy claim. Writes, on an order the principal sees (else
+# ORDER_NOT_FOUND), are the two sides' own:
+#
+# - the seller ships and records tracking events: HQ-sold orders by HQ_ADMIN (and tenant-wide
+#   keys: HQ's warehouse system), dealer-sold orders by the selling dealer's DEALER_ADMIN and
+#   DEALER_STAFF (staff pack and ship) or a key bound to that dealer; HQ_ADMIN also for them;
+# - the buyer receives: the buying dealer's admin or staff (or its key), a buying store's
+#   STORE_STAFF, or HQ_ADMIN (``may_act_as_buyer``).
+#
+# Both move stock, so an integration key also needs ``warehouses:write`` (as for stock itself).
+# HQ_SALES and ANALYST, and the other side of the order, see but may not act: FORBIDDEN.
+
+
+def may_ship_order(p: Principal, seller_dealer_id: int | None) -> bool:
+    """Create a shipment of, or add a tracking event to, an order sold by ``seller_dealer_id``
+    (None: HQ sells)."""
+    if not p.has_scope(Resource.WAREHOUSES, "write"):
+        return False
+    if p.role is Role.HQ_ADMIN:
+        return True
+    if seller_dealer_id is None:
+        return p.role is Role.INTEGRATION and p.dealer_id is None
+    return p.acts_as_dealer and p.dealer_id == seller_dealer_id
+
+
+def may_receive_order(p: Principal, buyer_dealer_id: int | None, buyer_store_id: int | None) -> bool:
+    """Confirm receipt of an order: the buyer's own people (or HQ_ADMIN)."""
+    return p.has_scope(Resource.WAREHOUSES, "write") and may_act_as_buyer(p, buyer_dealer_id, buyer_store_id)

@@ -178,9 +178,14 @@ async def fetch_records(
     ]
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
-    for counter in _counters:
-        counter.statements.append(expanded.statement)
+    note_statement(expanded.statement)
     return Records(await raw.fetch(expanded.statement, *args, record_class=Record))
+
+
+def note_statement(sql: str) -> None:
+    """Tell the statement counters of a statement sent on a raw connection."""
+    for counter in _counters:
+        counter.statements.append(sql)
 
 
 class StatementCounter:

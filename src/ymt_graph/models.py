@@ -2,16 +2,18 @@
 
 from sqlmodel import SQLModel
 
+from ymt_graph.aftersales import models as aftersales_models
 from ymt_graph.catalog import models as catalog_models
 from ymt_graph.inventory import models as inventory_models
 from ymt_graph.notifications import models as notifications_models
 from ymt_graph.orders import models as orders_models
 from ymt_graph.org import models as org_models
 from ymt_graph.pricing import models as pricing_models
+from ymt_graph.shipping import models as shipping_models
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "catalog_models", "inventory_models", "metadata", "notifications_models", "orders_models", "org_models",
-    "pricing_models",
+    "aftersales_models", "catalog_models", "inventory_models", "metadata", "notifications_models", "orders_models",
+    "org_models", "pricing_models", "shipping_models",
 ]

@@ -69,6 +69,26 @@ def order_by(*columns: sa.ColumnElement[Any]) -> Order:
     return Order(columns=columns, keys=tuple(str(c.key) for c in columns))
 
 
+@dataclass(frozen=True)
+class _NewestFirst(Order):
+    """Descending ids; the cursor is the last id seen."""
+
+    id_column: Any = None
+
+    def after_clause(self, cursor: str | None) -> ColumnElement[bool] | None:
+        if cursor is None:
+            return None
+        (last,) = decode_cursor(cursor, 1)
+        if not isinstance(last, int):
+            raise BadInput("Invalid cursor.", field="after")
+        return sa.cast(self.id_column < last, sa.Boolean)
+
+
+def newest_first(id_column: Any) -> Order:
+    """Newest first (ledgers, orders, shipments, claims): ``id DESC``, keyset on the id."""
+    return _NewestFirst(columns=(id_column.desc(),), keys=("id",), id_column=id_column)
+
+
 @dataclass
 class Page:
     rows: Sequence[Row[Any]]  # up to first + 1: the extra row only says there is more

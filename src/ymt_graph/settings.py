@@ -31,7 +31,16 @@ class Settings(BaseSettings):
     max_page_size: int = 250
     db_pool_size: int = 10
     debug_sql: bool = False
+    # Answer compilable queries with one SQL statement (``ymt_graph.compiled``); off: every
+    # query takes the resolver path (the reference the compiled path is tested against).
+    compiled_reads: bool = True
     currency: str = "CNY"
+    # Shipments arriving within this many hours get their arrival notice (YMT_ARRIVAL_NOTICE_HOURS).
+    arrival_notice_hours: int = 24
+    # Redis pub/sub channels of events are "<prefix>:events:<tenant id>": the worker publishes and
+    # every API process listens there, so all of them must share it. Test runs sharing one Redis
+    # set their own (test databases all have tenant 1).
+    events_channel_prefix: str = "ymt"
 
     @property
     def is_production(self) -> bool:

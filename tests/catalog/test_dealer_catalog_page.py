@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ymt_graph.db import count_statements
 
+# These tests pin the resolver path (its statement counts); tests/compiled covers the compiled one.
+COMPILED_READS = False
+
 DEALER1 = "dealer1@demo.example"
 
 PAGE = """

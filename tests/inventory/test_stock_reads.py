@@ -13,6 +13,9 @@ from ymt_graph.db import count_statements
 from ymt_graph.graph.ids import encode_gid
 from ymt_graph.inventory import service
 
+# These tests pin the resolver path (its statement counts); tests/compiled covers the compiled one.
+COMPILED_READS = False
+
 LEVELS = """query($f: StockLevelFilter, $first: Int, $after: String) {
   stockLevels(filter: $f, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor }
     edges { cursor node { id onHand reserved available inbound safetyStock reorderPoint belowReorderPoint updatedAt

@@ -28,6 +28,9 @@ async def _clone_buyers(engine: AsyncEngine, shop: Shop) -> list[Principal]:
             "credit_limit, payment_terms_days FROM dealers, generate_series(1, :n) g WHERE code = 'D0001' "
             "RETURNING id"), {"n": BUYERS})).scalars())
         await c.execute(sa.text("UPDATE dealers SET path = '/' || id || '/' WHERE code LIKE 'RACE-%'"))
+        await c.execute(sa.text(
+            "INSERT INTO warehouses (tenant_id, code, name, owner_kind, dealer_id, region_id) "
+            "SELECT tenant_id, 'W-' || code, name, 'DEALER', id, region_id FROM dealers WHERE code LIKE 'RACE-%'"))
     return [Principal(tenant_id=shop.tenant_id, role=Role.DEALER_ADMIN, dealer_id=i, dealer_path=f"/{i}/")
             for i in ids]
 
@@ -42,7 +45,7 @@ async def test_fifty_buyers_race_for_the_last_ten_units(engine: AsyncEngine, sho
         # Leave exactly ten units available.
         await inventory_service.adjust(c, shop.admin(), wh, sku, LAST - (on_hand - reserved), "race setup")
         for p in buyers:
-            await service.add_lines(c, p, p.dealer_id or 0, [service.LineInput(sku, 1)])
+            await service.add_lines(c, p, service.BuyerRef.dealer(p.dealer_id or 0), [service.LineInput(sku, 1)])
     before = await level(engine, wh, sku)
     assert before[0] - before[1] == LAST
 
@@ -54,7 +57,8 @@ async def test_fifty_buyers_race_for_the_last_ten_units(engine: AsyncEngine, sho
             async with racers.begin() as conn:
                 await conn.execute(sa.text("SELECT 1"))
                 await barrier.wait()
-                await service.submit(conn, p, service.SubmitRequest(p.dealer_id or 0, f"race-{p.dealer_id}"))
+                buyer = service.BuyerRef.dealer(p.dealer_id or 0)
+                await service.submit(conn, p, service.SubmitRequest(buyer, f"race-{p.dealer_id}"))
         except DomainError as exc:
             assert exc.field and "lines" in exc.field
             assert "available" in exc.message

@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ymt_graph.db import count_statements
 
+# These tests pin the resolver path (its statement counts); tests/compiled covers the compiled one.
+COMPILED_READS = False
+
 PRICED_PAGE = """query($first: Int, $d: ID!) { skus(first: $first, filter: {status: ACTIVE}) { edges { node {
   code guideRetailPrice { amount currency }
   price(dealerId: $d, quantity: 10) { amount { amount } list { code kind priority } break { minQuantity } why }

@@ -1,4 +1,4 @@
-"""The one schema: every domain's Query and Mutation fields, with limits and caches.
+"""The one schema: every domain's Query, Mutation and Subscription fields, with limits and caches.
 
 Extensions run per operation, never per field. The limiters' validation rules
 are built once so the validation cache (keyed by the rules) hits across requests.
@@ -6,31 +6,35 @@ are built once so the validation cache (keyed by the rules) hits across requests
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from ymt_graph.api.errors import ErrorShaping, log_errors
+from ymt_graph.api.errors import ErrorShaping, log_errors, shape
 from ymt_graph.api.executor import FastExecutionContext
 from ymt_graph.graph.node import NodeQuery
 
-# The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``
-# and, if it writes, ``<Name>Mutation``.
-DOMAINS = ("org", "catalog", "pricing", "inventory", "notifications", "orders")
+# The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``,
+# if it writes ``<Name>Mutation``, and if it streams events ``<Name>Subscription``.
+DOMAINS = ("org", "catalog", "pricing", "inventory", "notifications", "orders", "shipping", "aftersales")
 
 
 def _domain_types(suffix: str) -> list[type]:
@@ -50,8 +54,40 @@ def _domain_types(suffix: str) -> list[type]:
 
 Query = merge_types("Query", (NodeQuery, *_domain_types("Query")))
 Mutation = merge_types("Mutation", tuple(_domain_types("Mutation")))
+_subscriptions = tuple(_domain_types("Subscription"))
+Subscription = merge_types("Subscription", _subscriptions) if _subscriptions else None
 
 CACHE_SIZE = 1024
+
+
+class CachedParse(ParserCache):
+    """strawberry's ParserCache, except that a document that does not parse is left to strawberry's
+    own parse step, which answers it (ParserCache raises from its hook, which a websocket operation
+    does not survive: a bare ``complete`` instead of graphql-transport-ws' close 4400 with the reason)."""
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
+        yield
+
+
+class StreamErrorShaping(SchemaExtension):
+    """ErrorShaping for streamed results (subscriptions, and operations sent over a websocket):
+    ``ErrorShaping`` shapes an operation's result once it is done, but a stream's results leave one
+    by one while the operation runs. Each is shaped here as it goes: coded, unexpected ones masked.
+    Errors strawberry turns into a protocol close (syntax, unknown operation) are left to it."""
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            result.errors = [e if _closes_socket(e) else shape(e, request_id) for e in errors]
+        yield
+
+
+def _closes_socket(error: GraphQLError) -> bool:
+    return isinstance(error, GraphQLSyntaxError) or isinstance(error.original_error, CannotGetOperationTypeError)
 
 
 class YmtSchema(strawberry.Schema):
@@ -68,14 +104,16 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
     return YmtSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=FastExecutionContext,
         extensions=[
             ErrorShaping,
+            StreamErrorShaping,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
+            lambda: CachedParse(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
         ],
     )

@@ -77,17 +77,32 @@ def _require_catalog(p: Principal) -> None:
         raise Forbidden("This key has no catalog:read scope.")
 
 
-def orderable_clause(dealer: Row[Any]) -> sa.ColumnElement[bool]:
+@dataclass(frozen=True)
+class DealerTerms:
+    """What assortment rules look at in a dealer, as SQL columns (the compiled read path reads
+    them from the dealer's row in the same statement)."""
+
+    id: Any
+    level: Any
+    tier: Any
+    region_path: Any
+
+
+def orderable_clause(dealer: Any) -> sa.ColumnElement[bool]:
     """SKUs the dealer may order: ACTIVE, and granted by at least one assortment rule
-    whose every set condition matches the dealer and the SKU."""
+    whose every set condition matches the dealer and the SKU. ``dealer``: a loaded dealer row
+    (with ``region_path``) or ``DealerTerms`` of SQL columns — one rule for both paths."""
     r = assortment_rules.c
-    region_ids = access.path_ids(dealer.region_path)  # the dealer's city and the areas above it
+    path = dealer.region_path
+    if isinstance(path, str):
+        path = sa.literal(path, sa.Text)
     granted = sa.exists().where(
         r.tenant_id == skus.c.tenant_id,
         sa.or_(r.dealer_level.is_(None), r.dealer_level == dealer.level),
         sa.or_(r.dealer_tier.is_(None), r.dealer_tier == dealer.tier),
         sa.or_(r.dealer_id.is_(None), r.dealer_id == dealer.id),
-        sa.or_(r.region_id.is_(None), r.region_id.in_(region_ids)),
+        # Region paths are "/3/17/": the rule's region is the dealer's or one above it.
+        sa.or_(r.region_id.is_(None), path.like(sa.func.concat("%/", r.region_id, "/%"))),
         sa.or_(r.category_id.is_(None), r.category_id == skus.c.category_id),
         sa.or_(r.sku_id.is_(None), r.sku_id == skus.c.id),
     )

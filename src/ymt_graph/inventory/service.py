@@ -48,7 +48,7 @@ from ymt_graph.db import table
 from ymt_graph.errors import DomainError, Executor
 from ymt_graph.inventory import models
 from ymt_graph.org import service as org_service
-from ymt_graph.paging import Order, Page, decode_cursor, equal_to, order_by, page, partitioned_page_query
+from ymt_graph.paging import Order, Page, equal_to, newest_first, order_by, page, partitioned_page_query
 
 stock_levels = table(models.StockLevel)
 movements = table(models.StockMovement)
@@ -837,26 +837,9 @@ async def stock_transfer(conn: Executor, p: Principal, r: TransferRequest) -> in
 # ---- reads ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _NewestFirst(Order):
-    """Ledgers read newest first: descending ids, the cursor is the last id seen."""
-
-    id_column: Any = None
-
-    def after_clause(self, cursor: str | None) -> sa.ColumnElement[bool] | None:
-        if cursor is None:
-            return None
-        (last,) = decode_cursor(cursor, 1)
-        return sa.cast(self.id_column < last, sa.Boolean)
-
-
-def _newest_first(id_column: Any) -> Order:
-    return _NewestFirst(columns=(id_column.desc(),), keys=("id",), id_column=id_column)
-
-
 LEVEL_ORDER: Order = order_by(stock_levels.c.warehouse_id, stock_levels.c.sku_id)
-MOVEMENT_ORDER: Order = _newest_first(movements.c.id)
-TRANSFER_ORDER: Order = _newest_first(transfers.c.id)
+MOVEMENT_ORDER: Order = newest_first(movements.c.id)
+TRANSFER_ORDER: Order = newest_first(transfers.c.id)
 EVENT_ORDER: Order = order_by(serial_events.c.id)
 
 
@@ -908,22 +891,19 @@ async def levels_by_ids(db: Executor, p: Principal, ids: Sequence[int]) -> dict[
 
 @dataclass(frozen=True)
 class LevelLookup:
-    """One (SKU, warehouse) as a principal sees it: ``visible`` is whether it may see the
-    warehouse at all; ``level`` is None when the warehouse has never held the SKU."""
+    """One (SKU, warehouse) as a principal sees it. ``level`` is the whole stock level, for
+    those who may see the warehouse (None also when it never held the SKU); ``available`` is
+    what can still be ordered there, also for buyers shown their seller's stock
+    (``access.availability_scope``), and None for anyone else."""
 
-    visible: bool
     level: Row[Any] | None = None
-
-    @property
-    def available(self) -> int | None:
-        if not self.visible:
-            return None
-        return self.level.on_hand - self.level.reserved if self.level is not None else 0
+    available: int | None = None
 
 
 async def levels_at(db: Executor, p: Principal, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], LevelLookup]:
-    """Levels for (sku id, warehouse id) pairs in one statement: the visible warehouses among
-    those asked, each with its levels of the SKUs asked (none: a row of nulls)."""
+    """Levels for (sku id, warehouse id) pairs in one statement: the warehouses among those asked
+    whose availability the principal sees, each with its levels of the SKUs asked (none: a row
+    of nulls), and whether it sees the warehouse in full."""
     sku_ids = sorted({k[0] for k in keys})
     wh_ids = sorted({k[1] for k in keys})
     lv = stock_levels
@@ -931,17 +911,19 @@ async def levels_at(db: Executor, p: Principal, keys: Sequence[tuple[int, int]])
         lv, sa.and_(lv.c.warehouse_id == warehouses.c.id, lv.c.tenant_id == p.tenant_id, lv.c.sku_id.in_(sku_ids))
     )
     stmt = (
-        sa.select(warehouses.c.id.label("wh"), *lv.c)
+        sa.select(warehouses.c.id.label("wh"),
+                  access.warehouse_scope(p, warehouses, dealers, stores, regions).label("in_full"), *lv.c)
         .select_from(joined)
-        .where(warehouses.c.id.in_(wh_ids), access.warehouse_scope(p, warehouses, dealers, stores, regions))
+        .where(warehouses.c.id.in_(wh_ids), access.availability_scope(p, warehouses, dealers, stores, regions))
     )
-    visible: set[int] = set()
-    found: dict[tuple[int, int], Row[Any]] = {}
+    seen: set[int] = set()
+    found: dict[tuple[int, int], LevelLookup] = {}
     for r in (await db.execute(stmt)).all():
-        visible.add(r.wh)
+        seen.add(r.wh)
         if r.sku_id is not None:
-            found[(r.sku_id, r.wh)] = r
-    return {k: LevelLookup(k[1] in visible, found.get(k)) for k in keys}
+            found[(r.sku_id, r.wh)] = LevelLookup(r if r.in_full else None, r.on_hand - r.reserved)
+    none = LevelLookup()
+    return {k: found.get(k) or (LevelLookup(None, 0) if k[1] in seen else none) for k in keys}
 
 
 @dataclass(frozen=True)

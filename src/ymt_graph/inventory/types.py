@@ -296,8 +296,8 @@ class SkuStock:
     def stock_level(self, info: Info, warehouse_id: strawberry.ID) -> StockLevel | None:
         return _at(info, self.pk, warehouse_id, lambda found: StockLevel.from_row(found.level) if found.level else None)
 
-    @strawberry.field(description="Units available to order at a warehouse (on hand − reserved); "
-                      "null if you may not see the warehouse.")
+    @strawberry.field(description="Units available to order at a warehouse (on hand − reserved); null if you "
+                      "may not see the warehouse. A buyer also sees this at its supplier's warehouses.")
     def available(self, info: Info, warehouse_id: strawberry.ID) -> int | None:
         return _at(info, self.pk, warehouse_id, lambda found: found.available)
 

@@ -6,6 +6,7 @@ add their functions and cron jobs to FUNCTIONS / CRON_JOBS.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from ymt_graph.db import dispose_engines, get_engine
 from ymt_graph.notifications import delivery as webhook_delivery
 from ymt_graph.notifications import service as notifications
 from ymt_graph.settings import Settings, get_settings
+from ymt_graph.shipping import service as shipping
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -58,7 +60,8 @@ def _send_job_id(delivery_id: Any, attempt: int) -> str:
 async def deliver_outbox(ctx: dict[str, Any]) -> int:
     """Publish unpublished outbox events and enqueue a send per new webhook delivery."""
     ws = _webhook_settings(ctx)
-    made = await notifications.deliver_outbox(ctx["engine"], ctx["redis"], ws.batch_size)
+    made = await notifications.deliver_outbox(ctx["engine"], ctx["redis"], ws.batch_size,
+                                              channel_prefix=ctx["settings"].events_channel_prefix)
     for pk, delivery_id in made:
         await ctx["redis"].enqueue_job("send_webhook", pk, _job_id=_send_job_id(delivery_id, 0))
     return len(made)
@@ -91,11 +94,21 @@ async def sweep_webhooks(ctx: dict[str, Any]) -> int:
     return len(due)
 
 
-FUNCTIONS: list[Any] = [ping, deliver_outbox, send_webhook, sweep_webhooks]
+# ---- shipping: arrival notices --------------------------------------------------------------------
+
+
+async def send_arrival_notices(ctx: dict[str, Any]) -> int:
+    """Tell buyers of shipments arriving within ``YMT_ARRIVAL_NOTICE_HOURS`` (once per shipment)."""
+    settings: Settings = ctx["settings"]
+    return await shipping.send_arrival_notices(ctx["engine"], timedelta(hours=settings.arrival_notice_hours))
+
+
+FUNCTIONS: list[Any] = [ping, deliver_outbox, send_webhook, sweep_webhooks, send_arrival_notices]
 CRON_JOBS: list[Any] = [
     # Centres may also enqueue "deliver_outbox" right after committing, for lower latency.
     cron(deliver_outbox, second=set(range(0, 60, 2)), run_at_startup=True),
     cron(sweep_webhooks, second={30}),
+    cron(send_arrival_notices, minute=set(range(0, 60, 5)), second={15}),
 ]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -36,6 +36,7 @@ from ymt_graph.graph.ids import encode_gid
 from ymt_graph.notifications import models
 from ymt_graph.org import service as org_service
 from ymt_graph.paging import Order, Page, decode_cursor, page
+from ymt_graph.settings import get_settings
 
 events = table(models.OutboxEvent)
 subscriptions = table(models.WebhookSubscription)
@@ -76,9 +77,14 @@ def register_event_types(*names: str) -> None:
     EVENT_TYPES.update(names)
 
 
-def channel(tenant_id: int) -> str:
-    """The Redis pub/sub channel of a tenant's events (every API process listens on it)."""
-    return f"ymt:events:{tenant_id}"
+def channel(tenant_id: int, prefix: str | None = None) -> str:
+    """The Redis pub/sub channel of a tenant's events (every API process listens on it):
+    ``<prefix>:events:<tenant>``. ``prefix`` defaults to the configured
+    ``Settings.events_channel_prefix`` (``YMT_EVENTS_CHANNEL_PREFIX``, "ymt"); publisher and
+    listeners must agree on it."""
+    if prefix is None:
+        prefix = get_settings().events_channel_prefix
+    return f"{prefix}:events:{tenant_id}"
 
 
 # ---- the outbox ------------------------------------------------------------------------------
@@ -404,28 +410,32 @@ async def delivery_pages(
 # ---- running the pipeline (called by the arq jobs and by tests) -------------------------------
 
 
-async def publish_events(redis: Any, messages: Sequence[dict[str, Any]]) -> None:
+async def publish_events(
+    redis: Any, messages: Sequence[dict[str, Any]], *, channel_prefix: str | None = None
+) -> None:
     """Publish events on their tenants' channels, for the GraphQL subscriptions of every API
     process. Pub/sub is fire-and-forget: webhooks, not subscriptions, are the durable path."""
     if not messages:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for m in messages:
-            pipe.publish(channel(m["tenantId"]), orjson.dumps(m, option=orjson.OPT_SORT_KEYS))
+            pipe.publish(channel(m["tenantId"], channel_prefix), orjson.dumps(m, option=orjson.OPT_SORT_KEYS))
         await pipe.execute()
 
 
-async def deliver_outbox(engine: Any, redis: Any, batch_size: int) -> list[tuple[int, uuid.UUID]]:
+async def deliver_outbox(
+    engine: Any, redis: Any, batch_size: int, *, channel_prefix: str | None = None
+) -> list[tuple[int, uuid.UUID]]:
     """Publish every unpublished event, batch by batch; returns the deliveries created
     (for the caller to enqueue). Each batch commits before it is announced, so nothing is
-    announced that could still roll back."""
+    announced that could still roll back. ``channel_prefix``: see ``channel``."""
     made: list[tuple[int, uuid.UUID]] = []
     while True:
         async with engine.begin() as conn:
             batch = await fan_out_batch(conn, batch_size)
         if not batch.events:
             return made
-        await publish_events(redis, batch.events)
+        await publish_events(redis, batch.events, channel_prefix=channel_prefix)
         made += batch.deliveries
         if len(batch.events) < batch_size:
             return made
@@ -461,9 +471,12 @@ async def send_delivery(
     return Sent(status, c.attempt, c.delivery_id, retry_in)
 
 
-async def listen(redis_url: str, tenant_id: int, predicate: Any) -> AsyncIterator[dict[str, Any]]:
+async def listen(
+    redis_url: str, tenant_id: int, predicate: Any, *, channel_prefix: str | None = None
+) -> AsyncGenerator[dict[str, Any], None]:
     """The events of a tenant, as they are published, that ``predicate(event)`` accepts
     (e.g. ``lambda e: access.may_hear_event(p, e["topics"]) and e["subject"]["id"] == gid``).
+    ``channel_prefix``: see ``channel`` (the publisher's must be the same).
 
     Subscribes on the first ``__anext__``; closing or cancelling the iterator unsubscribes and
     closes its Redis connection (one per listener: a GraphQL subscription's lifetime)."""
@@ -472,7 +485,7 @@ async def listen(redis_url: str, tenant_id: int, predicate: Any) -> AsyncIterato
     client = Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
-        await pubsub.subscribe(channel(tenant_id))
+        await pubsub.subscribe(channel(tenant_id, channel_prefix))
         while True:
             message = await pubsub.get_message(timeout=30.0)
             if message is None or message.get("type") != "message":

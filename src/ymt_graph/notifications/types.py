@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from sqlalchemy.engine import Row
+from strawberry.scalars import JSON
 
 from ymt_graph.graph.connection import Connection, check_first, connection_of
 from ymt_graph.graph.context import Info
@@ -91,6 +92,50 @@ class WebhookSubscription(Node):
         n = check_first(first)
         rp = await info.context.loaders(NotificationsLoaders).deliveries.load((self.pk, n, after))
         return connection_of(rp, n, after, service.DELIVERY_ORDER, WebhookDelivery.from_row)
+
+
+@strawberry.type(description="Something that happened to the business (an order approved, a shipment out for "
+                 "delivery), as subscriptions stream it: the same event a webhook receives, minus the routing. "
+                 "Streams are live (events published while no one listens are not replayed; webhooks are the "
+                 "durable path) and may, rarely, repeat an event: de-duplicate on `id`.")
+class BusinessEvent:
+    id: strawberry.ID = strawberry.field(description="The event's id; the same as a webhook body's `id`.")
+    event_type: str = strawberry.field(description='What happened: "order.approved", "shipment.delivered", … '
+                                       "(see `webhookEventTypes`).")
+    subject_type: str = strawberry.field(description='The type of the object it happened to: "Order", "Shipment", …')
+    subject_id: strawberry.ID = strawberry.field(description="That object's global id.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="The order it concerns: the subject of an order event, the order a shipment event's shipment "
+        "belongs to; null when it concerns none."
+    )
+    payload: JSON = strawberry.field(description="The event's details as the emitting centre recorded them "
+                                     '(e.g. "orderNumber", "status"; amounts as strings; ids are global ids).')
+    created_at: datetime = strawberry.field(description="When it happened (committed), UTC.")
+
+    @classmethod
+    def from_message(cls, event: dict[str, Any]) -> BusinessEvent:
+        """From the message ``service.event_message`` publishes."""
+        subject = event["subject"]
+        return cls(
+            id=strawberry.ID(event["id"]),
+            event_type=event["eventType"],
+            subject_type=subject["type"],
+            subject_id=strawberry.ID(subject["id"]),
+            order_id=order_of(event),
+            payload=event["payload"],
+            created_at=datetime.fromisoformat(event["createdAt"]),
+        )
+
+
+def order_of(event: dict[str, Any]) -> strawberry.ID | None:
+    """The global id of the order a published event concerns: its subject when that is an Order,
+    else the payload's ``orderId`` (shipment events carry it), else None."""
+    subject = event["subject"]
+    if subject["type"] == "Order":
+        return strawberry.ID(subject["id"])
+    payload = event.get("payload")
+    found = payload.get("orderId") if isinstance(payload, dict) else None
+    return strawberry.ID(found) if isinstance(found, str) else None
 
 
 @strawberry.type

@@ -1,6 +1,7 @@
 """Tables of the order centre.
 
-A cart belongs to one buyer dealer (server-side: it follows the buyer across devices).
+A cart belongs to one buyer — a dealer (ordering from HQ or its distributor) or a store
+(ordering from its dealer) — and is server-side: it follows the buyer across devices.
 An order is what a cart became at submit: prices re-resolved and frozen on its lines,
 stock reserved at the seller's warehouse. ``order_events`` is the order's timeline
 (append-only), ``order_counters`` numbers orders per tenant and day.
@@ -32,15 +33,23 @@ def _ref(target: str) -> Any:
     return Field(sa_column=sa.Column(sa.BigInteger, sa.ForeignKey(target), nullable=False))
 
 
+ONE_BUYER = "(buyer_dealer_id IS NULL) <> (buyer_store_id IS NULL)"
+
+
 class Cart(SQLModel, table=True):
     __tablename__ = "carts"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "buyer_dealer_id", name="uq_carts_buyer"),
+        sa.UniqueConstraint("tenant_id", "buyer_store_id", name="uq_carts_buyer_store"),
         sa.Index("ix_carts_buyer_fk", "buyer_dealer_id"),
+        sa.Index("ix_carts_buyer_store_fk", "buyer_store_id"),
+        sa.CheckConstraint(ONE_BUYER, name="ck_carts_one_buyer"),
     )
     id: int | None = pk()
     tenant_id: int = tenant_fk()
-    buyer_dealer_id: int = _ref("dealers.id")
+    # Exactly one of these: the buyer is a dealer or a store.
+    buyer_dealer_id: int | None = fk("dealers.id")
+    buyer_store_id: int | None = fk("stores.id")
     created_at: datetime | None = created_at()
     updated_at: datetime | None = updated_at()
 
@@ -75,21 +84,30 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "number", name="uq_orders_number"),
         sa.UniqueConstraint("tenant_id", "buyer_dealer_id", "idempotency_key", name="uq_orders_idempotency_key"),
+        sa.UniqueConstraint("tenant_id", "buyer_store_id", "idempotency_key", name="uq_orders_store_idempotency_key"),
         # Lists: buyer side, seller side, tenant-wide, newest first.
         sa.Index("ix_orders_buyer", "tenant_id", "buyer_dealer_id", "id"),
         sa.Index("ix_orders_seller", "tenant_id", "seller_dealer_id", "id"),
         sa.Index("ix_orders_tenant", "tenant_id", "id"),
+        sa.Index("ix_orders_buyer_store", "tenant_id", "buyer_store_id", "id"),
         sa.Index("ix_orders_buyer_fk", "buyer_dealer_id"),
+        sa.Index("ix_orders_buyer_store_fk", "buyer_store_id"),
+        sa.Index("ix_orders_buyer_warehouse_fk", "buyer_warehouse_id"),
         sa.Index("ix_orders_seller_fk", "seller_dealer_id"),
         sa.Index("ix_orders_warehouse_fk", "seller_warehouse_id"),
         sa.CheckConstraint(_in("status", ORDER_STATUSES), name="ck_orders_status"),
         sa.CheckConstraint("subtotal >= 0 AND total >= 0", name="ck_orders_amounts"),
+        sa.CheckConstraint(ONE_BUYER, name="ck_orders_one_buyer"),
     )
     id: int | None = pk()
     tenant_id: int = tenant_fk()
     number: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
-    buyer_dealer_id: int = _ref("dealers.id")
-    # Null: HQ sells (level-1 buyers); else the buyer's parent dealer.
+    # Exactly one of these: a dealer buying from HQ or its distributor, or a store from its dealer.
+    buyer_dealer_id: int | None = fk("dealers.id")
+    buyer_store_id: int | None = fk("stores.id")
+    # Where the goods go (the buyer's own warehouse): shipments make stock inbound there.
+    buyer_warehouse_id: int = _ref("warehouses.id")
+    # Null: HQ sells (level-1 buyers); else the buyer's parent dealer, or a store's dealer.
     seller_dealer_id: int | None = fk("dealers.id")
     seller_warehouse_id: int = _ref("warehouses.id")
     status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))

@@ -12,6 +12,7 @@ from ymt_graph.errors import DomainError
 from ymt_graph.graph.connection import Connection, check_first, page_connection, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.errors import bad_input
+from ymt_graph.graph.ids import decode_gid
 from ymt_graph.graph.inputs import enum_value, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
 from ymt_graph.graph.node import from_row, register_loaded_node
@@ -35,17 +36,27 @@ from ymt_graph.orders.types import (
 register_loaded_node("Order", OrdersLoaders, "order", from_row(Order.from_row))
 
 
+def parse_buyer(gid: str | None) -> service.BuyerRef:
+    """A buyer id is a Dealer's or a Store's global id; anything else matches no buyer."""
+    decoded = decode_gid(gid) if gid else None
+    if decoded is not None and decoded[0] == "Store":
+        return service.BuyerRef.store(decoded[1])
+    if decoded is not None and decoded[0] == "Dealer":
+        return service.BuyerRef.dealer(decoded[1])
+    return service.BuyerRef.dealer(0)
+
+
 def _lines(lines: list[CartLineInput]) -> list[service.LineInput]:
     return [service.LineInput(parse_pk(ln.sku_id, "Sku"), ln.quantity) for ln in lines]
 
 
 async def _cart_change(
-    ctx: Context, buyer_id: int, work: Callable[[AsyncConnection], Awaitable[int]]
+    ctx: Context, buyer: service.BuyerRef, work: Callable[[AsyncConnection], Awaitable[service.BuyerRef]]
 ) -> CartPayload:
     done = await attempt(ctx, work)
     if done.error:
         return CartPayload(user_errors=done.user_errors(OrdersUserError))
-    return CartPayload(cart=Cart.of(await service.review(ctx.db, ctx.require_principal(), buyer_id)))
+    return CartPayload(cart=Cart.of(await service.review(ctx.db, ctx.require_principal(), buyer)))
 
 
 async def _reload(ctx: Context, order_id: int) -> Order | None:
@@ -67,7 +78,7 @@ class OrdersQuery:
     async def cart(self, info: Info, buyer_id: strawberry.ID) -> Cart | None:
         ctx = info.context
         p = ctx.require_principal()
-        buyer = parse_pk(buyer_id, "Dealer")
+        buyer = parse_buyer(buyer_id)
         try:
             return Cart.of(await service.review(ctx.db, p, buyer))
         except DomainError:
@@ -83,7 +94,7 @@ class OrdersQuery:
         f = filter or OrderFilter()
         sf = service.OrderFilter(
             status=enum_value(f.status),
-            buyer_id=pk_filter(f.buyer_id, "Dealer"),
+            buyer=parse_buyer(f.buyer_id) if given(f.buyer_id) is not None else None,
             seller_id=pk_filter(f.seller_id, "Dealer"),
             since=given(f.from_),
             until=given(f.to),
@@ -110,21 +121,21 @@ class OrdersMutation:
     async def cart_lines_add(self, info: Info, input: CartLinesAddInput) -> CartPayload:
         ctx = info.context
         p = ctx.require_principal()
-        buyer, lines = parse_pk(input.buyer_id, "Dealer"), _lines(input.lines)
+        buyer, lines = parse_buyer(input.buyer_id), _lines(input.lines)
         return await _cart_change(ctx, buyer, lambda conn: service.add_lines(conn, p, buyer, lines))
 
     @strawberry.mutation(description="Set quantities of lines in a buyer's cart (0 removes a line).")
     async def cart_lines_update(self, info: Info, input: CartLinesUpdateInput) -> CartPayload:
         ctx = info.context
         p = ctx.require_principal()
-        buyer, lines = parse_pk(input.buyer_id, "Dealer"), _lines(input.lines)
+        buyer, lines = parse_buyer(input.buyer_id), _lines(input.lines)
         return await _cart_change(ctx, buyer, lambda conn: service.update_lines(conn, p, buyer, lines))
 
     @strawberry.mutation(description="Remove SKUs from a buyer's cart.")
     async def cart_lines_remove(self, info: Info, input: CartLinesRemoveInput) -> CartPayload:
         ctx = info.context
         p = ctx.require_principal()
-        buyer = parse_pk(input.buyer_id, "Dealer")
+        buyer = parse_buyer(input.buyer_id)
         sku_ids = [parse_pk(s, "Sku") for s in input.sku_ids]
         return await _cart_change(ctx, buyer, lambda conn: service.remove_lines(conn, p, buyer, sku_ids))
 
@@ -134,14 +145,14 @@ class OrdersMutation:
     async def order_submit(self, info: Info, input: OrderSubmitInput) -> OrderPayload:
         ctx = info.context
         p = ctx.require_principal()
-        req = service.SubmitRequest(parse_pk(input.buyer_id, "Dealer"), input.idempotency_key, given(input.note))
+        req = service.SubmitRequest(parse_buyer(input.buyer_id), input.idempotency_key, given(input.note))
         try:
             return await _order_change(ctx, lambda conn: service.submit(conn, p, req))
         except IntegrityError as exc:
             # A racing request with the same key committed first: answer with its order.
-            if "uq_orders_idempotency_key" not in str(exc.orig):
+            if "idempotency_key" not in str(exc.orig):
                 raise
-            found = await service.order_id_by_key(ctx.db, p.tenant_id, req.buyer_id, req.idempotency_key.strip())
+            found = await service.order_id_by_key(ctx.db, p.tenant_id, req.buyer, req.idempotency_key.strip())
             if found is None:
                 raise
             return OrderPayload(order=await _reload(ctx, found))

@@ -28,7 +28,7 @@ from ymt_graph.inventory import service as inventory_service
 from ymt_graph.notifications import service as notifications
 from ymt_graph.orders import models
 from ymt_graph.org import service as org_service
-from ymt_graph.paging import Order, Page, equal_to, page, search_clauses
+from ymt_graph.paging import Order, Page, equal_to, newest_first, page, search_clauses
 from ymt_graph.pricing import service as pricing_service
 
 carts = table(models.Cart)
@@ -65,6 +65,7 @@ class OrdersErrorCode(enum.Enum):
     CART_HAS_PROBLEMS = "CART_HAS_PROBLEMS"
     NO_SELLER_WAREHOUSE = "NO_SELLER_WAREHOUSE"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    NO_BUYER_WAREHOUSE = "NO_BUYER_WAREHOUSE"
     IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
     NOTE_TOO_LONG = "NOTE_TOO_LONG"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
@@ -100,14 +101,53 @@ def _fail(code: OrdersErrorCode, message: str, *field: str | int) -> DomainError
 # ---- buyer, seller --------------------------------------------------------------------------
 
 
+class BuyerKind(enum.StrEnum):
+    DEALER = "DEALER"
+    STORE = "STORE"
+
+
+@dataclass(frozen=True)
+class BuyerRef:
+    """Who buys: a dealer (from HQ or its distributor) or a store (from its dealer)."""
+
+    kind: BuyerKind
+    id: int
+
+    @classmethod
+    def dealer(cls, pk: int) -> BuyerRef:
+        return cls(BuyerKind.DEALER, pk)
+
+    @classmethod
+    def store(cls, pk: int) -> BuyerRef:
+        return cls(BuyerKind.STORE, pk)
+
+    def column(self, table: sa.Table) -> Any:
+        """The table's buyer column for this kind (``buyer_dealer_id`` or ``buyer_store_id``)."""
+        return table.c.buyer_dealer_id if self.kind is BuyerKind.DEALER else table.c.buyer_store_id
+
+    def values(self) -> dict[str, int | None]:
+        is_dealer = self.kind is BuyerKind.DEALER
+        return {"buyer_dealer_id": self.id if is_dealer else None, "buyer_store_id": None if is_dealer else self.id}
+
+    @property
+    def topic(self) -> str:
+        return f"buyer:{self.kind.value.lower()}:{self.id}"
+
+
 @dataclass(frozen=True)
 class Party:
-    """A buyer dealer and whom it buys from."""
+    """A buyer, whom it buys from and where the goods go."""
 
-    buyer: Row[Any]  # a dealer row with region_path (org_service.DEALER_COLUMNS)
+    ref: BuyerRef
+    # The dealer whose assortment applies: the buyer itself, or a store's dealer (a store
+    # orders what its dealer carries). A dealer row with region_path (org_service.DEALER_COLUMNS).
+    dealer: Row[Any]
     seller_dealer_id: int | None  # None: HQ
     seller_warehouse_id: int | None
+    buyer_warehouse_id: int | None
     currency: str
+    # None: no credit check (a store's orders are its dealer's business; they approve at once).
+    credit_limit: Decimal | None
 
 
 def _dealer_select() -> sa.Select[Any]:
@@ -128,25 +168,58 @@ async def _seller_warehouse(conn: Executor, tenant_id: int, buyer: Row[Any]) -> 
             .where(w.tenant_id == tenant_id, w.owner_kind == "HQ")
             .order_by(in_area.desc(), w.id).limit(1)
         )
-    else:
-        stmt = (
-            sa.select(w.id).where(w.tenant_id == tenant_id, w.owner_kind == "DEALER", w.dealer_id == buyer.parent_id)
-            .order_by(w.id).limit(1)
-        )
-    return (await conn.execute(stmt)).scalar_one_or_none()
+        return (await conn.execute(stmt)).scalar_one_or_none()
+    return await _dealer_warehouse(conn, tenant_id, buyer.parent_id)
 
 
-async def party(conn: Executor, p: Principal, buyer_id: int, *, field: str = "buyerId") -> Party:
+async def _dealer_warehouse(conn: Executor, tenant_id: int, dealer_id: int) -> int | None:
+    w = warehouses.c
+    return (await conn.execute(
+        sa.select(w.id).where(w.tenant_id == tenant_id, w.owner_kind == "DEALER", w.dealer_id == dealer_id)
+        .order_by(w.id).limit(1)
+    )).scalar_one_or_none()
+
+
+async def _store_warehouse(conn: Executor, tenant_id: int, store_id: int) -> int | None:
+    w = warehouses.c
+    return (await conn.execute(
+        sa.select(w.id).where(w.tenant_id == tenant_id, w.owner_kind == "STORE", w.store_id == store_id)
+        .order_by(w.id).limit(1)
+    )).scalar_one_or_none()
+
+
+async def _currency(conn: Executor, tenant_id: int) -> str:
+    return str((await conn.execute(sa.select(tenants.c.currency).where(tenants.c.id == tenant_id))).scalar_one())
+
+
+async def party(conn: Executor, p: Principal, ref: BuyerRef, *, field: str = "buyerId") -> Party:
     """The buyer as the principal may order for it; BUYER_NOT_FOUND otherwise (no probing)."""
+    if ref.kind is BuyerKind.STORE:
+        return await _store_party(conn, p, ref, field)
     row = (await conn.execute(
-        _dealer_select().add_columns(tenants.c.currency.label("tenant_currency"))
-        .join(tenants, tenants.c.id == dealers.c.tenant_id)
-        .where(dealers.c.tenant_id == p.tenant_id, dealers.c.id == buyer_id)
+        _dealer_select().where(dealers.c.tenant_id == p.tenant_id, dealers.c.id == ref.id)
     )).first()
     if row is None or not access.may_order_for(p, row.id):
         raise _fail(OrdersErrorCode.BUYER_NOT_FOUND, "No such buyer.", field)
-    wid = await _seller_warehouse(conn, p.tenant_id, row)
-    return Party(row, row.parent_id, wid, row.tenant_currency)
+    return Party(
+        ref, row, row.parent_id, await _seller_warehouse(conn, p.tenant_id, row),
+        await _dealer_warehouse(conn, p.tenant_id, row.id), await _currency(conn, p.tenant_id),
+        Decimal(row.credit_limit),
+    )
+
+
+async def _store_party(conn: Executor, p: Principal, ref: BuyerRef, field: str) -> Party:
+    st = org_service.stores
+    store = (await conn.execute(
+        sa.select(st.c.id, st.c.dealer_id, st.c.status).where(st.c.tenant_id == p.tenant_id, st.c.id == ref.id)
+    )).first()
+    if store is None or not access.may_order_for_store(p, store.id):
+        raise _fail(OrdersErrorCode.BUYER_NOT_FOUND, "No such buyer.", field)
+    dealer = (await conn.execute(_dealer_select().where(dealers.c.id == store.dealer_id))).one()
+    return Party(
+        ref, dealer, dealer.id, await _dealer_warehouse(conn, p.tenant_id, dealer.id),
+        await _store_warehouse(conn, p.tenant_id, store.id), await _currency(conn, p.tenant_id), None,
+    )
 
 
 # ---- cart writes ----------------------------------------------------------------------------
@@ -174,15 +247,15 @@ def _check_lines(lines: Sequence[LineInput], *, allow_zero: bool = False) -> Non
                         f"Quantity must be between {low} and {MAX_QUANTITY}.", "lines", i, "quantity")
 
 
-async def _lock_cart(conn: Executor, tenant_id: int, buyer_id: int) -> int:
+async def _lock_cart(conn: Executor, tenant_id: int, buyer: BuyerRef) -> int:
     """The buyer's cart (created on first use), locked for this transaction: cart writes and
     submits of one buyer run one after the other."""
     await conn.execute(
-        pg_insert(carts).values(tenant_id=tenant_id, buyer_dealer_id=buyer_id)
-        .on_conflict_do_nothing(constraint="uq_carts_buyer")
+        pg_insert(carts).values(tenant_id=tenant_id, **buyer.values())
+        .on_conflict_do_nothing(index_elements=["tenant_id", buyer.column(carts).key])
     )
     return int((await conn.execute(
-        sa.select(carts.c.id).where(carts.c.tenant_id == tenant_id, carts.c.buyer_dealer_id == buyer_id)
+        sa.select(carts.c.id).where(carts.c.tenant_id == tenant_id, buyer.column(carts) == buyer.id)
         .with_for_update()
     )).scalar_one())
 
@@ -201,12 +274,12 @@ async def _touch(conn: Executor, cart_id: int) -> None:
     await conn.execute(sa.update(carts).where(carts.c.id == cart_id).values(updated_at=sa.func.now()))
 
 
-async def add_lines(conn: Executor, p: Principal, buyer_id: int, lines: Sequence[LineInput]) -> int:
-    """Add quantities to the cart (a SKU already in it gets the sum). Returns the buyer id."""
+async def add_lines(conn: Executor, p: Principal, buyer: BuyerRef, lines: Sequence[LineInput]) -> BuyerRef:
+    """Add quantities to the cart (a SKU already in it gets the sum). Returns the buyer."""
     _check_lines(lines)
-    await party(conn, p, buyer_id)
+    await party(conn, p, buyer)
     await _check_skus(conn, p.tenant_id, lines)
-    cart_id = await _lock_cart(conn, p.tenant_id, buyer_id)
+    cart_id = await _lock_cart(conn, p.tenant_id, buyer)
     ins = pg_insert(cart_lines).values(
         [{"tenant_id": p.tenant_id, "cart_id": cart_id, "sku_id": ln.sku_id, "quantity": ln.quantity}
          for ln in lines]
@@ -214,14 +287,16 @@ async def add_lines(conn: Executor, p: Principal, buyer_id: int, lines: Sequence
     total = sa.func.least(cart_lines.c.quantity + ins.excluded.quantity, MAX_QUANTITY)
     await conn.execute(ins.on_conflict_do_update(constraint="uq_cart_lines_sku", set_={"quantity": total}))
     await _touch(conn, cart_id)
-    return buyer_id
+    return buyer
 
 
-async def update_lines(conn: Executor, p: Principal, buyer_id: int, lines: Sequence[LineInput]) -> int:
+async def update_lines(
+    conn: Executor, p: Principal, buyer: BuyerRef, lines: Sequence[LineInput]
+) -> BuyerRef:
     """Set the quantity of lines already in the cart (0 removes the line)."""
     _check_lines(lines, allow_zero=True)
-    await party(conn, p, buyer_id)
-    cart_id = await _lock_cart(conn, p.tenant_id, buyer_id)
+    await party(conn, p, buyer)
+    cart_id = await _lock_cart(conn, p.tenant_id, buyer)
     present = set((await conn.execute(
         sa.select(cart_lines.c.sku_id).where(cart_lines.c.cart_id == cart_id)
     )).scalars())
@@ -236,14 +311,14 @@ async def update_lines(conn: Executor, p: Principal, buyer_id: int, lines: Seque
         else:
             await conn.execute(sa.update(cart_lines).where(where).values(quantity=ln.quantity))
     await _touch(conn, cart_id)
-    return buyer_id
+    return buyer
 
 
-async def remove_lines(conn: Executor, p: Principal, buyer_id: int, sku_ids: Sequence[int]) -> int:
+async def remove_lines(conn: Executor, p: Principal, buyer: BuyerRef, sku_ids: Sequence[int]) -> BuyerRef:
     if not sku_ids:
         raise _fail(OrdersErrorCode.LINE_NOT_IN_CART, "Name at least one SKU.", "skuIds")
-    await party(conn, p, buyer_id)
-    cart_id = await _lock_cart(conn, p.tenant_id, buyer_id)
+    await party(conn, p, buyer)
+    cart_id = await _lock_cart(conn, p.tenant_id, buyer)
     gone = set((await conn.execute(
         sa.delete(cart_lines).where(cart_lines.c.cart_id == cart_id, cart_lines.c.sku_id.in_(sku_ids))
         .returning(cart_lines.c.sku_id)
@@ -252,7 +327,7 @@ async def remove_lines(conn: Executor, p: Principal, buyer_id: int, sku_ids: Seq
         if sku_id not in gone:
             raise _fail(OrdersErrorCode.LINE_NOT_IN_CART, "This SKU is not in the cart.", "skuIds", i)
     await _touch(conn, cart_id)
-    return buyer_id
+    return buyer
 
 
 # ---- review: prices and problems ------------------------------------------------------------
@@ -293,7 +368,9 @@ class Review:
         return [(i, pr) for i, ln in enumerate(self.lines) for pr in ln.problems]
 
 
-async def _cart_rows(conn: Executor, tenant_id: int, buyer_id: int) -> tuple[datetime | None, list[Row[Any]]]:
+async def _cart_rows(
+    conn: Executor, tenant_id: int, buyer: BuyerRef
+) -> tuple[datetime | None, list[Row[Any]]]:
     """The cart's lines with their SKU's ordering facts, and the cart's last change."""
     c = cart_lines.c
     rows = (await conn.execute(
@@ -301,7 +378,7 @@ async def _cart_rows(conn: Executor, tenant_id: int, buyer_id: int) -> tuple[dat
                   skus.c.code.label("sku_code"), skus.c.status.label("sku_status"), skus.c.moq,
                   skus.c.order_multiple)
         .select_from(carts.outerjoin(cart_lines, c.cart_id == carts.c.id).outerjoin(skus, skus.c.id == c.sku_id))
-        .where(carts.c.tenant_id == tenant_id, carts.c.buyer_dealer_id == buyer_id)
+        .where(carts.c.tenant_id == tenant_id, buyer.column(carts) == buyer.id)
         .order_by(c.id)
     )).all()
     updated = rows[0].cart_updated_at if rows else None
@@ -309,15 +386,16 @@ async def _cart_rows(conn: Executor, tenant_id: int, buyer_id: int) -> tuple[dat
 
 
 async def _prices(
-    conn: Executor, p: Principal, buyer_id: int, wanted: Sequence[tuple[int, int]]
+    conn: Executor, p: Principal, buyer: BuyerRef, wanted: Sequence[tuple[int, int]]
 ) -> dict[int, pricing_service.ResolvedPriceRow]:
     """Resolved prices per SKU; one statement per distinct quantity (quantity breaks)."""
     by_qty: dict[int, list[int]] = defaultdict(list)
     for sku_id, qty in wanted:
         by_qty[qty].append(sku_id)
+    resolve = pricing_service.resolve_prices if buyer.kind is BuyerKind.DEALER else pricing_service.resolve_store_prices
     out: dict[int, pricing_service.ResolvedPriceRow] = {}
     for qty, ids in by_qty.items():
-        out.update(await pricing_service.resolve_prices(conn, p, buyer_id, ids, qty))
+        out.update(await resolve(conn, p, buyer.id, ids, qty))
     return out
 
 
@@ -341,14 +419,14 @@ async def _orderable(conn: Executor, buyer: Row[Any], sku_ids: Sequence[int]) ->
     return {r[0] for r in rows}
 
 
-async def review(conn: Executor, p: Principal, buyer_id: int, pt: Party | None = None) -> Review:
+async def review(conn: Executor, p: Principal, buyer: BuyerRef, pt: Party | None = None) -> Review:
     """The cart with server-resolved prices, totals and per-line problems."""
-    pt = pt or await party(conn, p, buyer_id)
-    updated, rows = await _cart_rows(conn, p.tenant_id, buyer_id)
+    pt = pt or await party(conn, p, buyer)
+    updated, rows = await _cart_rows(conn, p.tenant_id, buyer)
     ids = [r.sku_id for r in rows]
-    prices = await _prices(conn, p, buyer_id, [(r.sku_id, r.quantity) for r in rows])
+    prices = await _prices(conn, p, buyer, [(r.sku_id, r.quantity) for r in rows])
     stock = await _available(conn, pt.seller_warehouse_id, ids)
-    orderable = await _orderable(conn, pt.buyer, ids)
+    orderable = await _orderable(conn, pt.dealer, ids)
     lines: list[ReviewLine] = []
     subtotal = Decimal("0")
     for r in rows:
@@ -384,15 +462,15 @@ async def review(conn: Executor, p: Principal, buyer_id: int, pt: Party | None =
 
 @dataclass(frozen=True)
 class SubmitRequest:
-    buyer_id: int
+    buyer: BuyerRef
     idempotency_key: str
     note: str | None = None
 
 
-async def order_id_by_key(conn: Executor, tenant_id: int, buyer_id: int, key: str) -> int | None:
+async def order_id_by_key(conn: Executor, tenant_id: int, buyer: BuyerRef, key: str) -> int | None:
     o = orders.c
     return (await conn.execute(
-        sa.select(o.id).where(o.tenant_id == tenant_id, o.buyer_dealer_id == buyer_id, o.idempotency_key == key)
+        sa.select(o.id).where(o.tenant_id == tenant_id, buyer.column(orders) == buyer.id, o.idempotency_key == key)
     )).scalar_one_or_none()
 
 
@@ -410,27 +488,43 @@ def _actor(p: Principal) -> dict[str, int | None]:
     return {"actor_user_id": p.user_id, "actor_api_key_id": p.api_key_id}
 
 
-async def _event(
-    conn: Executor, p: Principal | None, order_id: int, tenant_id: int, kind: str, status: str | None,
-    details: dict[str, Any] | None = None,
+async def record_event(
+    conn: Executor, p: Principal | None, o: Row[Any], kind: str, details: dict[str, Any] | None = None,
+    status: str | None = None,
 ) -> None:
+    """Append a step to the order's timeline (``p`` None: the system did it)."""
     await conn.execute(sa.insert(order_events).values(
-        tenant_id=tenant_id, order_id=order_id, kind=kind, status=status, details=details or {},
+        tenant_id=o.tenant_id, order_id=o.id, kind=kind, status=status, details=details or {},
         **(_actor(p) if p else {}),
     ))
 
 
-def _topics(buyer_id: int, seller_id: int | None) -> list[str]:
-    topics = ["hq", f"buyer:dealer:{buyer_id}"]
-    if seller_id is not None:
-        topics.append(f"seller:dealer:{seller_id}")
+def buyer_of(o: Row[Any]) -> BuyerRef:
+    if o.buyer_store_id is not None:
+        return BuyerRef.store(o.buyer_store_id)
+    return BuyerRef.dealer(o.buyer_dealer_id)
+
+
+def order_topics(o: Row[Any]) -> list[str]:
+    """Who may hear about the order: HQ, the buyer, and the selling dealer if a dealer sells."""
+    topics = ["hq", buyer_of(o).topic]
+    if o.seller_dealer_id is not None:
+        topics.append(f"seller:dealer:{o.seller_dealer_id}")
     return topics
 
 
-async def _emit(conn: Executor, o: Row[Any], event_type: str, extra: dict[str, Any] | None = None) -> None:
+async def emit_order_event(conn: Executor, o: Row[Any], event_type: str, extra: dict[str, Any] | None = None) -> None:
     payload = {"orderNumber": o.number, "status": o.status, "total": o.total, "currency": o.currency, **(extra or {})}
-    await notifications.emit(conn, o.tenant_id, event_type, "Order", o.id, payload,
-                             _topics(o.buyer_dealer_id, o.seller_dealer_id))
+    await notifications.emit(conn, o.tenant_id, event_type, "Order", o.id, payload, order_topics(o))
+
+
+async def _outstanding(conn: Executor, tenant_id: int, dealer_id: int) -> Decimal:
+    """What the dealer owes on orders approved and not yet received (its credit in use)."""
+    o = orders.c
+    return Decimal((await conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(o.total), 0))
+        .where(o.tenant_id == tenant_id, o.buyer_dealer_id == dealer_id, o.status.in_(OUTSTANDING))
+    )).scalar_one())
 
 
 async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
@@ -442,25 +536,26 @@ async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
                     "idempotencyKey")
     if r.note is not None and len(r.note) > MAX_NOTE:
         raise _fail(OrdersErrorCode.NOTE_TOO_LONG, f"A note has at most {MAX_NOTE} characters.", "note")
-    pt = await party(conn, p, r.buyer_id)
+    pt = await party(conn, p, r.buyer)
     # One buyer's submits run one after the other (the cart lock); a replay waits here, then
     # finds the order the first request made.
-    await _lock_cart(conn, p.tenant_id, r.buyer_id)
-    existing = await order_id_by_key(conn, p.tenant_id, r.buyer_id, key)
+    await _lock_cart(conn, p.tenant_id, r.buyer)
+    existing = await order_id_by_key(conn, p.tenant_id, r.buyer, key)
     if existing is not None:
         return existing
-    rv = await review(conn, p, r.buyer_id, pt)
+    rv = await review(conn, p, r.buyer, pt)
     if not rv.lines:
         raise _fail(OrdersErrorCode.CART_EMPTY, "The cart is empty.", "buyerId")
     if pt.seller_warehouse_id is None:
         raise _fail(OrdersErrorCode.NO_SELLER_WAREHOUSE, "Your seller has no warehouse to ship from.", "buyerId")
+    if pt.buyer_warehouse_id is None:
+        raise _fail(OrdersErrorCode.NO_BUYER_WAREHOUSE, "You have no warehouse to receive goods in.", "buyerId")
     # Stock is decided by the reservation itself (the check above may be stale under a race).
     blocking = [(i, pr) for i, pr in rv.problems if pr.code is not ProblemCode.NOT_ENOUGH_STOCK]
     if blocking:
         i, pr = blocking[0]
         more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
         raise DomainError(OrdersErrorCode.CART_HAS_PROBLEMS, f"{pr.message}{more}", ["lines", str(i)])
-    o = orders.c
     order_id = int((await conn.execute(sa.select(sa.func.nextval("orders_id_seq")))).scalar_one())
     try:
         await inventory_service.reserve(
@@ -469,17 +564,18 @@ async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
         )
     except DomainError as exc:
         raise DomainError(OrdersErrorCode.INSUFFICIENT_STOCK, exc.message, exc.field) from exc
-    limit = Decimal(pt.buyer.credit_limit)
-    outstanding = Decimal((await conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(o.total), 0))
-        .where(o.tenant_id == p.tenant_id, o.buyer_dealer_id == r.buyer_id, o.status.in_(OUTSTANDING))
-    )).scalar_one())
-    status = OrderStatus.APPROVED if outstanding + rv.total <= limit else OrderStatus.PENDING_APPROVAL
+    credit: dict[str, Any] = {"orderTotal": str(rv.total)}
+    status = OrderStatus.APPROVED
+    if pt.credit_limit is not None:
+        outstanding = await _outstanding(conn, p.tenant_id, r.buyer.id)
+        credit |= {"creditLimit": str(pt.credit_limit), "outstanding": str(outstanding)}
+        if outstanding + rv.total > pt.credit_limit:
+            status = OrderStatus.PENDING_APPROVAL
     # Numbered last: the per-day counter row stays locked only until commit.
     number = await _next_number(conn, p.tenant_id)
     await conn.execute(sa.insert(orders).values(
-        id=order_id, tenant_id=p.tenant_id, number=number, buyer_dealer_id=r.buyer_id,
-        seller_dealer_id=pt.seller_dealer_id,
+        id=order_id, tenant_id=p.tenant_id, number=number, **r.buyer.values(),
+        buyer_warehouse_id=pt.buyer_warehouse_id, seller_dealer_id=pt.seller_dealer_id,
         seller_warehouse_id=pt.seller_warehouse_id, status=status.value, subtotal=rv.subtotal,
         rebate_amount=Decimal("0"), total=rv.total, currency=pt.currency, note=r.note, idempotency_key=key,
         submitted_by_user_id=p.user_id, submitted_by_api_key_id=p.api_key_id,
@@ -489,18 +585,17 @@ async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
          "unit_price": ln.unit_price, "price_list_id": ln.price_list_id, "line_total": ln.line_total}
         for ln in rv.lines
     ])
-    await _event(conn, p, order_id, p.tenant_id, "SUBMITTED", OrderStatus.SUBMITTED.value,
-                 {"total": str(rv.total), "lines": len(rv.lines), "note": r.note})
-    credit = {"creditLimit": str(limit), "outstanding": str(outstanding), "orderTotal": str(rv.total)}
-    await _event(conn, None, order_id, p.tenant_id, status.value, status.value,
-                 {"automatic": True, **credit})
+    row = await _order_row(conn, p.tenant_id, order_id)
+    await record_event(conn, p, row, "SUBMITTED", {"total": str(rv.total), "lines": len(rv.lines), "note": r.note},
+                       OrderStatus.SUBMITTED.value)
+    await record_event(conn, None, row, status.value, {"automatic": True, **credit}, status.value)
     await conn.execute(sa.delete(cart_lines).where(
         cart_lines.c.cart_id == sa.select(carts.c.id).where(
-            carts.c.tenant_id == p.tenant_id, carts.c.buyer_dealer_id == r.buyer_id).scalar_subquery()
+            carts.c.tenant_id == p.tenant_id, r.buyer.column(carts) == r.buyer.id).scalar_subquery()
     ))
-    row = await _order_row(conn, p.tenant_id, order_id)
-    await _emit(conn, row, "order.submitted")
-    await _emit(conn, row, "order.approved" if status is OrderStatus.APPROVED else "order.pending_approval", credit)
+    await emit_order_event(conn, row, "order.submitted")
+    approved = status is OrderStatus.APPROVED
+    await emit_order_event(conn, row, "order.approved" if approved else "order.pending_approval", credit)
     return order_id
 
 
@@ -514,14 +609,24 @@ async def _order_row(conn: Executor, tenant_id: int, order_id: int, *, lock: boo
     return (await conn.execute(stmt)).one()
 
 
-async def _visible_order(conn: Executor, p: Principal, order_id: int) -> Row[Any]:
-    """The order locked for a transition; ORDER_NOT_FOUND when the principal cannot see it."""
+async def lock_visible_order(conn: Executor, p: Principal, order_id: int) -> Row[Any]:
+    """The order locked for a change; ORDER_NOT_FOUND when the principal cannot see it."""
     row = (await conn.execute(
         scoped_orders(p).where(orders.c.id == order_id).with_for_update(of=orders)
     )).first()
     if row is None:
         raise _fail(OrdersErrorCode.ORDER_NOT_FOUND, "No such order.", "orderId")
     return row
+
+
+async def change_status(
+    conn: Executor, p: Principal | None, o: Row[Any], to: OrderStatus, event_type: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move a locked order to ``to``: the status, a timeline step and an outbox event, together."""
+    await conn.execute(sa.update(orders).where(orders.c.id == o.id).values(status=to.value, updated_at=sa.func.now()))
+    await record_event(conn, p, o, to.value, {"from": o.status, **(details or {})}, to.value)
+    await emit_order_event(conn, await _order_row(conn, o.tenant_id, o.id), event_type, details)
 
 
 async def _transition(
@@ -541,32 +646,27 @@ async def _transition(
         await inventory_service.release(conn, o.tenant_id, o.seller_warehouse_id,
                                         [(ln.sku_id, ln.quantity) for ln in lines],
                                         inventory_service.Ref("Order", o.id), actor=inventory_service.Actor.of(p))
-    await conn.execute(sa.update(orders).where(orders.c.id == o.id).values(status=to.value, updated_at=sa.func.now()))
-    details: dict[str, Any] = {"from": o.status}
-    if reason:
-        details["reason"] = reason
-    await _event(conn, p, o.id, o.tenant_id, to.value, to.value, details)
-    await _emit(conn, await _order_row(conn, o.tenant_id, o.id), event_type, {"reason": reason})
+    await change_status(conn, p, o, to, event_type, {"reason": reason} if reason else None)
     return int(o.id)
 
 
 async def approve(conn: Executor, p: Principal, order_id: int, reason: str | None = None) -> int:
-    o = await _visible_order(conn, p, order_id)
+    o = await lock_visible_order(conn, p, order_id)
     if not access.may_decide_order(p, o.seller_dealer_id, o.buyer_region_path):
         raise Forbidden("Only HQ, the buyer's area sales or the selling dealer's admin decide this order.")
     return await _transition(conn, p, o, DECIDABLE, OrderStatus.APPROVED, "order.approved", reason, release=False)
 
 
 async def reject(conn: Executor, p: Principal, order_id: int, reason: str | None = None) -> int:
-    o = await _visible_order(conn, p, order_id)
+    o = await lock_visible_order(conn, p, order_id)
     if not access.may_decide_order(p, o.seller_dealer_id, o.buyer_region_path):
         raise Forbidden("Only HQ, the buyer's area sales or the selling dealer's admin decide this order.")
     return await _transition(conn, p, o, DECIDABLE, OrderStatus.REJECTED, "order.rejected", reason, release=True)
 
 
 async def cancel(conn: Executor, p: Principal, order_id: int, reason: str | None = None) -> int:
-    o = await _visible_order(conn, p, order_id)
-    if not access.may_cancel_order(p, o.buyer_dealer_id):
+    o = await lock_visible_order(conn, p, order_id)
+    if not access.may_act_as_buyer(p, o.buyer_dealer_id, o.buyer_store_id):
         raise Forbidden("Only the buyer cancels its order.")
     return await _transition(conn, p, o, CANCELLABLE, OrderStatus.CANCELLED, "order.cancelled", reason,
                              release=True)
@@ -574,16 +674,20 @@ async def cancel(conn: Executor, p: Principal, order_id: int, reason: str | None
 
 # ---- reads ----------------------------------------------------------------------------------
 
+# The buyer side's dealer: the buying dealer, or the dealer a buying store belongs to. Its
+# tree path and region decide who sees the order.
 _buyer = dealers.alias("buyer")
 _buyer_region = regions.alias("buyer_region")
+_buyer_store = org_service.stores.alias("buyer_store")
 
 
 def order_select() -> sa.Select[Any]:
     return sa.select(
         orders, _buyer.c.path.label("buyer_path"), _buyer_region.c.path.label("buyer_region_path")
     ).select_from(
-        orders.join(_buyer, _buyer.c.id == orders.c.buyer_dealer_id).join(
-            _buyer_region, _buyer_region.c.id == _buyer.c.region_id)
+        orders.outerjoin(_buyer_store, _buyer_store.c.id == orders.c.buyer_store_id)
+        .join(_buyer, _buyer.c.id == sa.func.coalesce(orders.c.buyer_dealer_id, _buyer_store.c.dealer_id))
+        .join(_buyer_region, _buyer_region.c.id == _buyer.c.region_id)
     )
 
 
@@ -594,27 +698,13 @@ def scoped_orders(p: Principal) -> sa.Select[Any]:
     )
 
 
-class _NewestFirst(Order):
-    def after_clause(self, cursor: str | None) -> sa.ColumnElement[bool] | None:
-        if cursor is None:
-            return None
-        from ymt_graph.paging import decode_cursor
-
-        (last,) = decode_cursor(cursor, 1)
-        if not isinstance(last, int):
-            from ymt_graph.errors import BadInput
-
-            raise BadInput("Invalid cursor.", field="after")
-        return orders.c.id < last
-
-
-ORDER_ORDER: Order = _NewestFirst(columns=(orders.c.id.desc(),), keys=("id",))
+ORDER_ORDER: Order = newest_first(orders.c.id)
 
 
 @dataclass(frozen=True)
 class OrderFilter:
     status: str | None = None
-    buyer_id: int | None = None
+    buyer: BuyerRef | None = None
     seller_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -626,7 +716,8 @@ async def orders_page(
 ) -> Page:
     o = orders.c
     base = scoped_orders(p).where(
-        *equal_to((o.status, f.status), (o.buyer_dealer_id, f.buyer_id), (o.seller_dealer_id, f.seller_id)),
+        *equal_to((o.status, f.status), (o.seller_dealer_id, f.seller_id)),
+        *([f.buyer.column(orders) == f.buyer.id] if f.buyer else []),
         *search_clauses(f.search, o.number),
     )
     if f.since is not None:

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.engine import Row
 from strawberry.scalars import JSON
 
+from ymt_graph.aftersales.types import Claim, claims_of_order
 from ymt_graph.graph.context import Info
 from ymt_graph.graph.errors import UserError
 from ymt_graph.graph.ids import encode_gid
@@ -17,8 +18,8 @@ from ymt_graph.graph.scalars import Money
 from ymt_graph.inventory.types import load_sku, load_user, load_warehouse
 from ymt_graph.orders import service
 from ymt_graph.orders.loaders import OrdersLoaders
-from ymt_graph.org.loaders import OrgLoaders
-from ymt_graph.org.types import Dealer, User, Warehouse
+from ymt_graph.org.types import Dealer, Store, User, Warehouse, load_dealer, load_store
+from ymt_graph.shipping.types import Receipt, Shipment, receipt_of_order, shipments_of_order
 
 if TYPE_CHECKING:
     from ymt_graph.catalog.types import Sku
@@ -29,13 +30,6 @@ OrdersErrorCodeEnum = strawberry.enum(service.OrdersErrorCode, name="OrdersError
 OrderStatusEnum = strawberry.enum(service.OrderStatus, name="OrderStatus")
 CartProblemCode = strawberry.enum(service.ProblemCode, name="CartProblemCode",
                                   description="Why a cart line cannot be ordered as it is.")
-
-
-async def load_dealer(info: Info, pk: int | None) -> Dealer | None:
-    if pk is None:
-        return None
-    row = await info.context.loaders(OrgLoaders).dealer.load(pk)
-    return Dealer.from_row(row, info.context) if row else None
 
 
 @strawberry.type(description="Something that keeps a cart line from being ordered as it is.")
@@ -70,7 +64,7 @@ class Cart:
     total: Money
     has_problems: bool
     updated_at: datetime | None
-    buyer_pk: strawberry.Private[int]
+    buyer: strawberry.Private[service.BuyerRef]
 
     @classmethod
     def of(cls, rv: service.Review) -> Cart:
@@ -94,12 +88,18 @@ class Cart:
         return cls(
             lines=lines, subtotal=Money.of(rv.subtotal, cur), rebate_proposal=money(rv.rebate_proposal),
             total=Money.of(rv.total, cur), has_problems=bool(rv.problems), updated_at=rv.updated_at,
-            buyer_pk=rv.party.buyer.id,
+            buyer=rv.party.ref,
         )
 
-    @strawberry.field
-    async def buyer(self, info: Info) -> Dealer | None:
-        return await load_dealer(info, self.buyer_pk)
+    @strawberry.field(name="buyer", description="The buying dealer; null when a store buys (see `buyerStore`).")
+    async def buyer_dealer(self, info: Info) -> Dealer | None:
+        is_dealer = self.buyer.kind is service.BuyerKind.DEALER
+        return await load_dealer(info, self.buyer.id) if is_dealer else None
+
+    @strawberry.field(description="The buying store, when a store buys from its dealer.")
+    async def buyer_store(self, info: Info) -> Store | None:
+        is_store = self.buyer.kind is service.BuyerKind.STORE
+        return await load_store(info, self.buyer.id) if is_store else None
 
 
 @strawberry.type(description="One line of an order: the price frozen at submit.")
@@ -156,7 +156,8 @@ class OrderEvent:
         return await load_user(info, self.actor_pk)
 
 
-@strawberry.type(description="An order from a buyer dealer to its seller (HQ or its parent dealer).")
+@strawberry.type(description="An order from a buyer to its seller: a dealer from HQ or its distributor, or a "
+                 "store from its dealer.")
 class Order(Node):
     id: strawberry.ID
     number: str
@@ -168,7 +169,9 @@ class Order(Node):
     created_at: datetime
     updated_at: datetime
     seller_is_hq: bool
-    buyer_pk: strawberry.Private[int]
+    buyer_pk: strawberry.Private[int | None]
+    buyer_store_pk: strawberry.Private[int | None]
+    buyer_warehouse_pk: strawberry.Private[int]
     seller_pk: strawberry.Private[int | None]
     warehouse_pk: strawberry.Private[int]
     submitted_by_pk: strawberry.Private[int | None]
@@ -190,6 +193,8 @@ class Order(Node):
             updated_at=row.updated_at,
             seller_is_hq=row.seller_dealer_id is None,
             buyer_pk=row.buyer_dealer_id,
+            buyer_store_pk=row.buyer_store_id,
+            buyer_warehouse_pk=row.buyer_warehouse_id,
             seller_pk=row.seller_dealer_id,
             warehouse_pk=row.seller_warehouse_id,
             submitted_by_pk=row.submitted_by_user_id,
@@ -197,9 +202,17 @@ class Order(Node):
             order_pk=row.id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The buying dealer; null when a store buys (see `buyerStore`).")
     async def buyer(self, info: Info) -> Dealer | None:
         return await load_dealer(info, self.buyer_pk)
+
+    @strawberry.field(description="The buying store, when a store buys from its dealer.")
+    async def buyer_store(self, info: Info) -> Store | None:
+        return await load_store(info, self.buyer_store_pk)
+
+    @strawberry.field(description="The buyer's warehouse the goods go to (inbound there once shipped).")
+    async def buyer_warehouse(self, info: Info) -> Warehouse | None:
+        return await load_warehouse(info, self.buyer_warehouse_pk)
 
     @strawberry.field(description="The selling dealer; null when HQ sells (`sellerIsHq`).")
     async def seller(self, info: Info) -> Dealer | None:
@@ -223,6 +236,18 @@ class Order(Node):
         rows = await info.context.loaders(OrdersLoaders).events.load(self.order_pk)
         return [OrderEvent.from_row(r) for r in rows]
 
+    @strawberry.field(description="Its shipments, oldest first (an order may ship in several).")
+    async def shipments(self, info: Info) -> list[Shipment]:
+        return await shipments_of_order(info, self.order_pk)
+
+    @strawberry.field(description="The buyer's confirmation of what arrived; null until received.")
+    async def receipt(self, info: Info) -> Receipt | None:
+        return await receipt_of_order(info, self.order_pk)
+
+    @strawberry.field(description="After-sales claims about this order (e.g. short or damaged on receipt).")
+    async def claims(self, info: Info) -> list[Claim]:
+        return await claims_of_order(info, self.order_pk)
+
 
 # ---- inputs and payloads --------------------------------------------------------------------
 
@@ -235,7 +260,8 @@ class CartLineInput:
 
 @strawberry.input
 class CartLinesAddInput:
-    buyer_id: strawberry.ID
+    buyer_id: strawberry.ID = strawberry.field(description="A dealer (buying from HQ or its distributor) or a store "
+                                               "(buying from its dealer).")
     lines: list[CartLineInput] = strawberry.field(description="Quantities to add (summed with the cart's).")
 
 

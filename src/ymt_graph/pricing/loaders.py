@@ -19,7 +19,7 @@ from ymt_graph.graph.context import Context
 from ymt_graph.paging import RowPage, split_pages
 from ymt_graph.pricing import service
 
-PriceKey = tuple[int, int, int]  # (SKU, buying dealer, quantity)
+PriceKey = tuple[int, int, int]  # (SKU, buying dealer or store, quantity)
 LimitKey = tuple[int, str | None]  # (SKU, region code or None for national)
 LinesKey = tuple[int, int, str | None, service.LineFilter]  # (price list, first, after, filter)
 
@@ -35,15 +35,18 @@ class PricingLoaders:
 
             return load
 
-        async def load_prices(keys: Sequence[PriceKey]) -> list[service.ResolvedPriceRow | None]:
-            groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-            for sku, dealer, quantity in keys:
-                groups[(dealer, quantity)].append(sku)
-            found: dict[PriceKey, service.ResolvedPriceRow] = {}
-            for (dealer, quantity), sku_ids in groups.items():
-                resolved = await service.resolve_prices(db, p, dealer, sku_ids, quantity)
-                found.update({(sku, dealer, quantity): row for sku, row in resolved.items()})
-            return [found.get(k) for k in keys]
+        def prices(store: bool) -> Callable[[Sequence[PriceKey]], Awaitable[list[service.ResolvedPriceRow | None]]]:
+            async def load(keys: Sequence[PriceKey]) -> list[service.ResolvedPriceRow | None]:
+                groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+                for sku, buyer, quantity in keys:
+                    groups[(buyer, quantity)].append(sku)
+                found: dict[PriceKey, service.ResolvedPriceRow] = {}
+                for (buyer, quantity), sku_ids in groups.items():
+                    resolved = await service.resolve_prices(db, p, buyer, sku_ids, quantity, store=store)
+                    found.update({(sku, buyer, quantity): row for sku, row in resolved.items()})
+                return [found.get(k) for k in keys]
+
+            return load
 
         async def load_limits(keys: Sequence[LimitKey]) -> list[Row[Any] | None]:
             groups: dict[str | None, list[int]] = defaultdict(list)
@@ -73,7 +76,9 @@ class PricingLoaders:
         self.price_list: DataLoader[int, Row[Any] | None] = DataLoader(by_ids(service.price_lists_by_ids))
         self.line: DataLoader[int, Row[Any] | None] = DataLoader(by_ids(service.lines_by_ids))
         self.violation: DataLoader[int, Row[Any] | None] = DataLoader(by_ids(service.violations_by_ids))
-        self.price: DataLoader[PriceKey, service.ResolvedPriceRow | None] = DataLoader(load_prices)
+        self.price: DataLoader[PriceKey, service.ResolvedPriceRow | None] = DataLoader(prices(store=False))
+        # Keys (SKU, buying store, quantity): a store buying from its dealer.
+        self.store_price: DataLoader[PriceKey, service.ResolvedPriceRow | None] = DataLoader(prices(store=True))
         self.price_limit: DataLoader[LimitKey, Row[Any] | None] = DataLoader(load_limits)
         self.guide_retail_price: DataLoader[int, Decimal | None] = DataLoader(load_guide_prices)
         self.list_lines: DataLoader[LinesKey, RowPage] = DataLoader(load_line_pages)

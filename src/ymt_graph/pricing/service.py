@@ -49,6 +49,7 @@ _seller, _shop, _where_sold = dealers.alias("seller"), stores.alias("shop"), reg
 _filter_buyer, _filter_buyer_region = dealers.alias("filter_buyer"), regions.alias("filter_buyer_region")
 _limit_region, _target_region = regions.alias("limit_region"), regions.alias("target_region")
 _band_dealer, _band_dealer_region = dealers.alias("band_dealer"), regions.alias("band_dealer_region")
+_buying_store, _buying_store_region = stores.alias("buying_store"), regions.alias("buying_store_region")
 
 HQ_KINDS = ("BASE", "TIER", "CONTRACT", "PROMOTION")
 KINDS = (*HQ_KINDS, "DOWNSTREAM")
@@ -338,6 +339,37 @@ def ranked_offers(
       the newer list (higher id) on a tie.
     """
     buyer, buyer_region = _buyer, _buyer_region
+    pl = price_lists
+    return _ranked(
+        buyer.join(buyer_region, buyer_region.c.id == buyer.c.region_id)
+        .join(pl, access.price_list_offered_to(pl, buyer, buyer_region)),
+        sa.and_(buyer.c.tenant_id == tenant_id, buyer.c.id == buyer_id),
+        buyer.c.id, buyer.c.parent_id, sku_ids, quantity, at,
+    )
+
+
+def ranked_store_offers(
+    tenant_id: int, store_id: Any, sku_ids: Any, quantity: Any, at: datetime | sa.ColumnElement[Any] | None = None
+) -> sa.Select[Any]:
+    """The price rule for a store buying from its dealer: the same ranking as ``ranked_offers``
+    over the lists offered to the store (``access.price_list_offered_to_store``: its dealer's
+    DOWNSTREAM lists for all its buyers). No HQ fallback — HQ does not sell to stores, and its
+    prices to the dealer are the dealer's secret — so a SKU its dealer has not priced has none."""
+    store, store_region = _buying_store, _buying_store_region
+    pl = price_lists
+    return _ranked(
+        store.join(store_region, store_region.c.id == store.c.region_id)
+        .join(pl, access.price_list_offered_to_store(pl, store, store_region)),
+        sa.and_(store.c.tenant_id == tenant_id, store.c.id == store_id),
+        store.c.id, store.c.dealer_id, sku_ids, quantity, at,
+    )
+
+
+def _ranked(
+    offered: sa.FromClause, buyer_is: sa.ColumnElement[bool], buyer_id: Any, seller_id: Any, sku_ids: Any,
+    quantity: Any, at: datetime | sa.ColumnElement[Any] | None,
+) -> sa.Select[Any]:
+    """Rank the lines of the lists in ``offered`` (the buyer joined to the lists offered to it)."""
     pl, ln = price_lists, price_list_lines
     instant = _instant(at)
     from_hq = pl.c.owner_dealer_id.is_(None)
@@ -353,17 +385,12 @@ def ranked_offers(
             pl.c.id.label("list_id"),
             pl.c.priority,
             from_hq.label("from_hq"),
-            buyer.c.id.label("buyer_id"),
-            buyer.c.parent_id.label("seller_id"),
+            buyer_id.label("buyer_id"),
+            seller_id.label("seller_id"),
         )
-        .select_from(
-            buyer.join(buyer_region, buyer_region.c.id == buyer.c.region_id)
-            .join(pl, access.price_list_offered_to(pl, buyer, buyer_region))
-            .join(ln, ln.c.price_list_id == pl.c.id)
-        )
+        .select_from(offered.join(ln, ln.c.price_list_id == pl.c.id))
         .where(
-            buyer.c.tenant_id == tenant_id,
-            buyer.c.id == buyer_id,
+            buyer_is,
             _valid_at(pl, instant),
             ln.c.sku_id.in_(sku_ids),
             ln.c.min_quantity <= quantity,
@@ -403,34 +430,28 @@ KIND_WORDS = {
 
 
 @functools.lru_cache(maxsize=512)
-def _resolution_statement(p: Principal, dated: bool) -> sa.Select[Any]:
-    """``ranked_offers`` with the principal's rights, built once per principal: building it
+def _resolution_statement(p: Principal, dated: bool, store: bool = False) -> sa.Select[Any]:
+    """``resolution_rows`` with the principal's rights, built once per principal: building it
     costs more Python than PostgreSQL spends running it. Buyer, SKUs, quantity and instant
     are bind parameters."""
     at = sa.bindparam("at", type_=sa.DateTime(timezone=True)) if dated else None
-    offer = ranked_offers(
-        p.tenant_id, sa.bindparam("buyer_id"), sa.bindparam("sku_ids", expanding=True), sa.bindparam("quantity"), at
-    ).subquery("offer")
-    return (
-        sa.select(
-            offer,
-            *(price_lists.c[k].label(f"pl_{k}") for k in _LIST_COLUMNS),
-            _seller.c.code.label("seller_code"),
-            access.price_list_scope(p, price_lists, dealers, regions).label("visible"),
-        )
-        .select_from(
-            offer.join(price_lists, price_lists.c.id == offer.c.list_id).outerjoin(
-                _seller, _seller.c.id == offer.c.seller_id
-            )
-        )
-        # The runner-up only explains the answer.
-        .where(offer.c.rank <= 2, access.dealer_price_scope(p, offer.c.buyer_id, dealers, regions))
-        .order_by(offer.c.sku_id, offer.c.rank)
-    )
+    rows = resolution_rows(
+        p, store, sa.bindparam("buyer_id"), sa.bindparam("sku_ids", expanding=True), sa.bindparam("quantity"), at
+    ).subquery("resolved")
+    return sa.select(rows).order_by(rows.c.sku_id, rows.c.rank)
+
+
+async def resolve_store_prices(
+    db: Executor, p: Principal, store_id: int, sku_ids: Sequence[int], quantity: int, at: datetime | None = None
+) -> dict[int, ResolvedPriceRow]:
+    """``resolve_prices`` for a store buying from its dealer (``ranked_store_offers``); asked by
+    those who see the store."""
+    return await resolve_prices(db, p, store_id, sku_ids, quantity, at, store=True)
 
 
 async def resolve_prices(
-    db: Executor, p: Principal, dealer_id: int, sku_ids: Sequence[int], quantity: int, at: datetime | None = None
+    db: Executor, p: Principal, dealer_id: int, sku_ids: Sequence[int], quantity: int, at: datetime | None = None,
+    *, store: bool = False,
 ) -> dict[int, ResolvedPriceRow]:
     """The supply price per SKU for ``dealer_id`` buying ``quantity`` units at ``at`` (now),
     in one statement for the whole page. A SKU is absent when no price applies, when the
@@ -444,7 +465,7 @@ async def resolve_prices(
     if at is not None:
         params["at"] = _aware(at)
     ranked: dict[int, list[Row[Any]]] = {}
-    for row in (await db.execute(_resolution_statement(p, at is not None), params)).all():
+    for row in (await db.execute(_resolution_statement(p, at is not None, store), params)).all():
         ranked.setdefault(row.sku_id, []).append(row)
     out: dict[int, ResolvedPriceRow] = {}
     for sku_id, (win, *rest) in ranked.items():
@@ -483,6 +504,62 @@ def explain(win: Row[Any], runner_up: Row[Any] | None, quantity: int) -> str:
     else:
         text += f" beats {_list_words(runner_up)}"
     return f"{text}; break ≥ {win.min_quantity} (quantity {quantity})"
+
+
+def explain_sql(win: Any, runner_up: Any, quantity: Any) -> sa.ColumnElement[str]:
+    """``explain`` in SQL, for the compiled read path: ``win`` and ``runner_up`` give the same
+    names as the rows ``explain`` reads (``pl_kind``, ``pl_code``, ``pl_priority``, ``from_hq``,
+    ``seller_code``, ``min_quantity``) as SQL; the runner-up's are NULL when there is none.
+    ``tests/compiled`` proves the two write the same text."""
+
+    def words(row: Any) -> Any:
+        owner = sa.case((sa.and_(sa.not_(row.from_hq), row.seller_code.isnot(None)),
+                         sa.func.concat(" of ", row.seller_code)), else_="")
+        kind = sa.case(*((row.pl_kind == k, v) for k, v in KIND_WORDS.items()))
+        return sa.func.concat(kind, " ", row.pl_code, owner, " (priority ", row.pl_priority, ")")
+
+    fallback = sa.case(
+        (sa.and_(win.from_hq, win.seller_code.isnot(None)),
+         sa.func.concat(win.seller_code, " has no downstream price for this SKU, so HQ's lists apply: ")),
+        else_="",
+    )
+    against = sa.case(
+        (runner_up.pl_code.is_(None), " is the only list with a price for it"),
+        (sa.and_(sa.not_(win.from_hq), runner_up.from_hq),
+         sa.func.concat(" is the seller's own price and comes before HQ's ", words(runner_up))),
+        (runner_up.pl_priority == win.pl_priority,
+         sa.func.concat(" beats ", words(runner_up), " (same priority: the newer list wins)")),
+        else_=sa.func.concat(" beats ", words(runner_up)),
+    )
+    return sa.func.concat(fallback, words(win), against, "; break ≥ ", win.min_quantity, " (quantity ", quantity, ")")
+
+
+def resolution_rows(
+    p: Principal, store: bool, buyer_id: Any, sku_ids: Any, quantity: Any,
+    at: datetime | sa.ColumnElement[Any] | None = None,
+) -> sa.Select[Any]:
+    """``_resolution_statement`` over SQL arguments (the compiled path correlates it with a SKU
+    row): the two best offers per SKU with their lists, the seller's code, whether the principal
+    may see the winning list, and only for buyers whose prices it may ask for."""
+    rule = ranked_store_offers if store else ranked_offers
+    offer = rule(p.tenant_id, buyer_id, sku_ids, quantity, at).subquery("offer")
+    may_ask = (access.store_price_scope(p, offer.c.buyer_id, stores, dealers, regions) if store
+               else access.dealer_price_scope(p, offer.c.buyer_id, dealers, regions))
+    return (
+        sa.select(
+            offer,
+            *(price_lists.c[k].label(f"pl_{k}") for k in _LIST_COLUMNS),
+            _seller.c.code.label("seller_code"),
+            access.price_list_scope(p, price_lists, dealers, regions).label("visible"),
+        )
+        .select_from(
+            offer.join(price_lists, price_lists.c.id == offer.c.list_id).outerjoin(
+                _seller, _seller.c.id == offer.c.seller_id
+            )
+        )
+        # The runner-up only explains the answer.
+        .where(offer.c.rank <= 2, may_ask)
+    )
 
 
 # ---- price violations: reads -------------------------------------------------------------------

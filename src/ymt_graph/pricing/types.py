@@ -302,6 +302,21 @@ class SkuPricing:
         )
 
     @strawberry.field(
+        description="The price for this store buying `quantity` units from its dealer now (the dealer's "
+        "downstream lists for its buyers), with the list, the break and why. Null when the dealer has no "
+        "price for it or the store is not yours to see."
+    )
+    def store_price(self, info: Info, store_id: strawberry.ID, quantity: int = 1) -> ResolvedPrice | None:
+        if quantity < 1:
+            raise bad_input("`quantity` must be at least 1.", field="quantity")
+        currency = info.context.settings.currency
+        return from_loader(  # type: ignore[return-value]
+            pricing(info).store_price,
+            (self.pk, parse_pk(store_id, "Store"), quantity),
+            lambda row: ResolvedPrice.from_row(row, currency) if row else None,
+        )
+
+    @strawberry.field(
         description="The price band in a region (by code): the region's own band or one of a region above it, "
         "else the national band; the national band when no region is given. Null when there is none."
     )

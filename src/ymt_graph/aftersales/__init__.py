@@ -1,0 +1,1 @@
+"""The after-sales centre: claims (receipt discrepancies now; returns, warranty and repairs later)."""

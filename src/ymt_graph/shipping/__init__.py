@@ -1,0 +1,1 @@
+"""The shipping centre: shipments of orders, their tracking events, and the buyer's receipt."""
