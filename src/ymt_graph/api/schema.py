@@ -30,6 +30,7 @@ from strawberry.types import ExecutionContext
 
 from ymt_graph.api.errors import ErrorShaping, log_errors, shape
 from ymt_graph.api.executor import FastExecutionContext
+from ymt_graph.compiled.runner import CompiledReads
 from ymt_graph.graph.node import NodeQuery
 
 # The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``,
@@ -110,6 +111,7 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
         execution_context_class=FastExecutionContext,
         extensions=[
             ErrorShaping,
+            CompiledReads,
             StreamErrorShaping,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),

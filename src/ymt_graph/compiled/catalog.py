@@ -1,0 +1,140 @@
+"""Compiled fields of the catalog (and the regions every centre shows): ``skus``, ``sku``,
+``Sku``, ``Category``, ``ProductModel``, ``Region``. Same rows and rules as
+``catalog.service`` (``sku_select``, ``sku_filter_clauses``, ``SKU_ORDER``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ymt_graph import access
+from ymt_graph.catalog import service as catalog_service
+from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, compiles_root, plain
+from ymt_graph.compiled.sqljson import Expr
+from ymt_graph.graph.mutation import parse_pk
+from ymt_graph.org import service as org_service
+
+skus, categories, product_models = catalog_service.skus, catalog_service.categories, catalog_service.product_models
+regions = org_service.regions
+
+columns("Category", id=lambda c: sqljson.gid("Category", c), code=None, name=None)
+columns("ProductModel", id=lambda c: sqljson.gid("ProductModel", c), code=None, name=None)
+columns("Region", id=lambda c: sqljson.gid("Region", c), code=None, name=None, kind=None)
+columns(
+    "Sku",
+    id=lambda c: sqljson.gid("Sku", c),
+    code=None, name=None, unit=None, moq=None, orderMultiple=None, serialTracked=None, status=None,
+    launchDate=sqljson.iso_date, attributes=None, createdAt=sqljson.iso_datetime, updatedAt=sqljson.iso_datetime,
+)
+
+
+def region(c: Compiler, sel: Selection, region_id: Any) -> Expr:
+    """A region by id (reference data: every principal of the tenant reads it)."""
+    r = c.alias(regions)
+    return c.one("Region", sel, sa.select(r).where(r.c.tenant_id == c.p.tenant_id, r.c.id == region_id))
+
+
+@compiles("Region", "parent")
+def _region_parent(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return region(c, sel, src.c.parent_id)
+
+
+def _category(c: Compiler, sel: Selection, category_id: Any) -> Expr:
+    cat = c.alias(categories)
+    return c.one("Category", sel, sa.select(cat).where(cat.c.tenant_id == c.p.tenant_id, cat.c.id == category_id))
+
+
+@compiles("Category", "parent")
+def _category_parent(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return _category(c, sel, src.c.parent_id)
+
+
+@compiles("ProductModel", "category")
+def _model_category(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return _category(c, sel, src.c.category_id)
+
+
+@compiles("Sku", "category")
+def _sku_category(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return _category(c, sel, src.c.category_id)
+
+
+@compiles("Sku", "model")
+def _sku_model(c: Compiler, src: Any, sel: Selection) -> Expr:
+    m = c.alias(product_models)
+    return c.one("ProductModel", sel, sa.select(m).where(m.c.tenant_id == c.p.tenant_id, m.c.id == src.c.model_id))
+
+
+def _readable(c: Compiler) -> None:
+    if not access.catalog_readable(c.p):
+        raise NotCompilable("no catalog:read")  # the resolver path answers FORBIDDEN
+
+
+def _filter_clauses(c: Compiler, sel: Selection) -> list[Expr]:
+    """``catalog.service.sku_filter_clauses`` with the filter's values as parameters."""
+    f = c.arg("Query", sel, "filter") or {}
+    clauses: list[Expr] = [skus.c.tenant_id == c.p.tenant_id]
+
+    def part(name: str, convert: Any = plain, type_: Any = None) -> Expr:
+        return c.arg_sql("Query", sel, "filter", lambda v: convert((v or {}).get(name)), type_)
+
+    if (f.get("search") or "").strip():
+        # paging.search_clauses, with the term a parameter: LIKE wildcards escaped as
+        # SQLAlchemy's autoescape does ("/" is the escape character).
+        term = part("search", like_escaped, sa.Text)
+        clauses.append(sa.or_(skus.c.code.icontains(term, escape="/"), skus.c.name.icontains(term, escape="/")))
+    if f.get("categoryId") is not None:
+        clauses.append(skus.c.category_id == part("categoryId", lambda g: parse_pk(g, "Category"), sa.BigInteger))
+    if f.get("status") is not None:
+        clauses.append(skus.c.status == part("status", plain, sa.Text))
+    if f.get("orderableBy") is not None:
+        dealer = part("orderableBy", lambda g: parse_pk(g, "Dealer"), sa.BigInteger)
+        clauses.append(orderable_by(c, dealer))
+    return clauses
+
+
+def like_escaped(term: Any) -> str:
+    return str(term).strip().replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def orderable_by(c: Compiler, dealer_id: Expr) -> Expr:
+    """SKUs a dealer the principal sees may order: ``catalog.service.orderable_clause`` over
+    the dealer's terms read in SQL (an unseen dealer orders nothing). The terms are
+    uncorrelated subqueries — PostgreSQL reads them once — so the rule's EXISTS sits directly
+    on the SKU row it correlates with."""
+    d, r = c.alias(org_service.dealers), c.alias(regions)
+    seen = sa.exists().where(d.c.id == dealer_id, d.c.tenant_id == c.p.tenant_id, r.c.id == d.c.region_id,
+                             access.dealer_scope(c.p, d, r))
+
+    def term(col: str) -> Any:
+        t, tr = c.alias(org_service.dealers), c.alias(regions)
+        value = tr.c.path if col == "region_path" else t.c[col]
+        return sa.select(value).where(t.c.id == dealer_id, tr.c.id == t.c.region_id).scalar_subquery()
+
+    dealer = catalog_service.DealerTerms(id=dealer_id, level=term("level"), tier=term("tier"),
+                                         region_path=term("region_path"))
+    return sa.and_(seen, catalog_service.orderable_clause(dealer))
+
+
+@compiles_root("skus")
+def _skus(c: Compiler, sel: Selection) -> Expr:
+    _readable(c)
+    base = catalog_service.sku_select().where(*_filter_clauses(c, sel))
+    order = catalog_service.SKU_ORDER
+    return c.connection("Sku", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+
+
+@compiles_root("sku")
+def _sku(c: Compiler, sel: Selection) -> Expr:
+    _readable(c)
+    given = [name for name in ("id", "code") if c.arg("Query", sel, name) is not None]
+    if len(given) != 1:
+        raise NotCompilable("sku needs exactly one of id, code")  # the resolver path's error
+    s = c.alias(skus)
+    if given == ["id"]:
+        key = s.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, "Sku"), sa.BigInteger)
+    else:
+        key = s.c.code == c.arg_sql("Query", sel, "code", plain, sa.Text)
+    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, key))

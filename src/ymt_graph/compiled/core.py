@@ -1,0 +1,505 @@
+"""The compiler: a validated query operation → one SELECT returning its ``data`` as JSON.
+
+Each compilable GraphQL object type registers, per field, a function that gives the field's
+value as SQL over the row of its object (``src``: a table alias or subquery). Objects become
+``json_build_object`` (keys in selection order), nested objects and lists correlated scalar
+subqueries, connections one subquery each (``connection``). Argument values that come from
+variables become bind parameters, filled per request by ``getters``; everything else about
+the statement — which clauses exist, which fields — is fixed by the document, the principal
+and the *shape* of the variables (``variables_shape``: null or not, blank or not, booleans),
+which is what a statement is cached by.
+
+A field without a compiler, a value that would make the resolver path answer an error
+(``first`` out of range, a bad cursor), or a selection PostgreSQL cannot build raises
+``NotCompilable``: the operation then takes the resolver path, which stays the reference.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+)
+from graphql.language import Visitor, visit
+from graphql.pyutils import Undefined as _UNDEFINED
+from graphql.utilities import coerce_input_value, type_from_ast, value_from_ast
+
+from ymt_graph.access import Principal
+from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.sqljson import Expr
+from ymt_graph.graph.connection import DEFAULT_PAGE, MAX_PAGE
+from ymt_graph.paging import Order, decode_cursor
+from ymt_graph.settings import Settings
+
+
+class NotCompilable(Exception):
+    """This operation, or this request's values, take the resolver path."""
+
+
+@dataclass
+class Selection:
+    """One response key of a selection set: the field and every node merged under the key."""
+
+    key: str
+    name: str
+    nodes: list[FieldNode]
+
+    @property
+    def node(self) -> FieldNode:
+        return self.nodes[0]
+
+
+class Outer:
+    """A row source seen from inside nested queries: its columns are written as plain
+    ``"alias"."column"`` references. SQLAlchemy correlates scalar subqueries by itself, but
+    not queries nested in FROM (a price's ranked offers, a page's rows): it would add the
+    outer table to their FROM list and silently join everything. PostgreSQL resolves the
+    plain reference to the enclosing row at any depth."""
+
+    def __init__(self, sub: Any) -> None:
+        self.c = _OuterColumns(sub)
+        self.sub = sub
+
+
+class _OuterColumns:
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        found = self._cache.get(name)
+        if found is None:
+            col = self._sub.c[name]
+            found = self._cache[name] = sa.literal_column(f'"{self._sub.name}"."{name}"', type_=col.type)
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+
+FieldCompiler = Callable[["Compiler", Any, Selection], Expr]
+RootCompiler = Callable[["Compiler", Selection], Expr]
+
+# type name → field name → compiler; root field name → compiler. Filled by the centre modules.
+TYPES: dict[str, dict[str, FieldCompiler]] = {}
+ROOTS: dict[str, RootCompiler] = {}
+
+
+def compiles(type_name: str, field_name: str) -> Callable[[FieldCompiler], FieldCompiler]:
+    def register(fn: FieldCompiler) -> FieldCompiler:
+        TYPES.setdefault(type_name, {})[field_name] = fn
+        return fn
+
+    return register
+
+
+def compiles_root(field_name: str) -> Callable[[RootCompiler], RootCompiler]:
+    def register(fn: RootCompiler) -> RootCompiler:
+        ROOTS[field_name] = fn
+        return fn
+
+    return register
+
+
+def column(type_name: str, field_name: str, encode: Callable[[Any], Expr] = lambda c: c,
+           name: str | None = None) -> None:
+    """A field that is a column of its object's row, written by ``encode``."""
+    col = name or _snake(field_name)
+    compiles(type_name, field_name)(lambda _c, src, _sel: encode(src.c[col]))
+
+
+def columns(type_name: str, **fields: Callable[[Any], Expr] | str | None) -> None:
+    """Several column fields at once: ``code=None`` (as is), ``createdAt=sqljson.iso_datetime``,
+    or a column name for a field named otherwise."""
+    for field_name, how in fields.items():
+        if isinstance(how, str):
+            column(type_name, field_name, name=how)
+        elif how is None:
+            column(type_name, field_name)
+        else:
+            column(type_name, field_name, how)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+def variables_shape(value: Any) -> Any:
+    """What of the variables a statement's structure may depend on (its cache key): null or
+    not, blank string or not, booleans, list lengths, and the same inside input objects."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return "s" if value.strip() else "e"
+    if isinstance(value, dict):
+        return tuple(sorted((k, variables_shape(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(variables_shape(v) for v in value)
+    return "v"
+
+
+def _has_variables(node: ValueNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_variable(self, *_: Any) -> None:
+            nonlocal found
+            found = True
+
+    visit(node, Finder())
+    return found
+
+
+def plain(value: Any) -> Any:
+    """Coerced enum values come back as Python enum members; SQL wants their names."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+class Compiler:
+    """Builds one operation's statement; ``getters`` fill its variable-driven parameters."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+        principal: Principal,
+        settings: Settings,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.variables = variables
+        self.p = principal
+        self.settings = settings
+        self.getters: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+        self._params = itertools.count()
+        self._aliases = itertools.count()
+
+    # ---- the operation ----------------------------------------------------------------------
+
+    def statement(self) -> sa.Select[Any]:
+        if self.operation.operation.value != "query":
+            raise NotCompilable("only queries compile")
+        root = self.schema.query_type
+        assert root is not None
+        pairs: list[tuple[str, Expr]] = []
+        for sel in self.selections(root, self.operation.selection_set):
+            if sel.name == "__typename":
+                pairs.append((sel.key, sa.literal(root.name, sa.Text)))
+                continue
+            compile_root = ROOTS.get(sel.name)
+            if compile_root is None:
+                raise NotCompilable(f"Query.{sel.name}")
+            pairs.append((sel.key, compile_root(self, sel)))
+        return sa.select(sa.cast(self._object_of(pairs), sa.Text))
+
+    # ---- selections -------------------------------------------------------------------------
+
+    def selections(self, type_: GraphQLObjectType, nodes: SelectionSetNode | Sequence[FieldNode]) -> list[Selection]:
+        """The fields selected on an object of ``type_``: fragments expanded (when their type
+        condition holds), ``@include``/``@skip`` applied, nodes merged by response key."""
+        found: dict[str, Selection] = {}
+        sets = [nodes] if isinstance(nodes, SelectionSetNode) else [n.selection_set for n in nodes]
+        for sel_set in sets:
+            if sel_set is not None:
+                self._collect(type_, sel_set, found)
+        return list(found.values())
+
+    def _collect(self, type_: GraphQLObjectType, sel_set: SelectionSetNode, found: dict[str, Selection]) -> None:
+        for node in sel_set.selections:
+            if not self._included(node):
+                continue
+            if isinstance(node, FieldNode):
+                key = node.alias.value if node.alias else node.name.value
+                if key in found:
+                    found[key].nodes.append(node)
+                else:
+                    found[key] = Selection(key, node.name.value, [node])
+            elif isinstance(node, InlineFragmentNode):
+                if node.type_condition is None or self._applies(type_, node.type_condition.name.value):
+                    self._collect(type_, node.selection_set, found)
+            elif isinstance(node, FragmentSpreadNode):
+                frag = self.fragments.get(node.name.value)
+                if frag is not None and self._applies(type_, frag.type_condition.name.value):
+                    self._collect(type_, frag.selection_set, found)
+
+    def _applies(self, type_: GraphQLObjectType, condition: str) -> bool:
+        return condition == type_.name or any(i.name == condition for i in type_.interfaces)
+
+    def _included(self, node: Any) -> bool:
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("include", "skip"):
+                raise NotCompilable(f"@{name}")
+            arg = directive.arguments[0].value
+            if isinstance(arg, VariableNode):
+                value = self.variables.get(arg.name.value)
+            elif isinstance(arg, BooleanValueNode):
+                value = arg.value
+            else:
+                raise NotCompilable("directive argument")
+            if bool(value) != (name == "include"):
+                return False
+        return True
+
+    # ---- objects ----------------------------------------------------------------------------
+
+    def object_type(self, name: str) -> GraphQLObjectType:
+        found = self.schema.get_type(name)
+        if not isinstance(found, GraphQLObjectType):
+            raise NotCompilable(name)
+        return found
+
+    def object(self, type_name: str, src: Any, sel: Selection) -> Expr:
+        """The JSON object for ``sel``'s sub-selection on a row ``src`` of ``type_name``."""
+        fields = TYPES.get(type_name)
+        if fields is None:
+            raise NotCompilable(type_name)
+        pairs: list[tuple[str, Expr]] = []
+        for sub in self.selections(self.object_type(type_name), sel.nodes):
+            if sub.name == "__typename":
+                pairs.append((sub.key, sa.literal(type_name, sa.Text)))
+                continue
+            compile_field = fields.get(sub.name)
+            if compile_field is None:
+                raise NotCompilable(f"{type_name}.{sub.name}")
+            pairs.append((sub.key, compile_field(self, src, sub)))
+        return self._object_of(pairs)
+
+    def _object_of(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        if len(pairs) > 50:
+            raise NotCompilable("more than 50 fields in one selection")
+        return sqljson.json_object(pairs)
+
+    def alias(self, table: sa.FromClause) -> Any:
+        """A fresh alias: every nested level reads its own copy of a table."""
+        return table.alias(f"c{next(self._aliases)}")
+
+    def one(self, type_name: str, sel: Selection, stmt: sa.Select[Any]) -> Expr:
+        """A nested object from a correlated query returning at most one row (NULL if none)."""
+        sub = stmt.limit(1).subquery(f"c{next(self._aliases)}")
+        return sa.select(self.object(type_name, Outer(sub), sel)).select_from(sub).scalar_subquery()
+
+    def many(self, type_name: str, sel: Selection, stmt: sa.Select[Any], order: Sequence[str]) -> Expr:
+        """A nested list (never null: ``[]`` when empty), in ``order`` (columns of ``stmt``)."""
+        sub = stmt.subquery(f"c{next(self._aliases)}")
+        agg = sa.func.json_agg(self.object(type_name, Outer(sub), sel)).aggregate_order_by(*(sub.c[k] for k in order))
+        return sa.select(sa.func.coalesce(agg, sa.literal_column("'[]'::json"))).select_from(sub).scalar_subquery()
+
+    # ---- arguments --------------------------------------------------------------------------
+
+    def field_def(self, type_name: str, sel: Selection) -> GraphQLField:
+        return self.object_type(type_name).fields[sel.name]
+
+    def arg(self, type_name: str, sel: Selection, name: str) -> Any:
+        """An argument's value for this request (coerced; its default when not given)."""
+        return self._arg_value(type_name, sel, name, self.variables)
+
+    def _arg_value(self, type_name: str, sel: Selection, name: str, variables: Mapping[str, Any]) -> Any:
+        arg_def = self.field_def(type_name, sel).args[name]
+        node = next((a.value for a in sel.node.arguments or () if a.name.value == name), None)
+        if node is None:
+            default = arg_def.default_value
+            return None if default is _UNDEFINED else default
+        value = value_from_ast(node, arg_def.type, dict(variables))
+        if value is _UNDEFINED:
+            raise NotCompilable(f"argument {name}")
+        return value
+
+    def arg_sql(
+        self, type_name: str, sel: Selection, name: str, convert: Callable[[Any], Any] = plain,
+        type_: Any = None,
+    ) -> Expr:
+        """An argument as a SQL value: a constant when the document gives it, else a parameter
+        filled per request from the variables (``convert`` maps the coerced value; raising
+        ``NotCompilable`` sends that request down the resolver path)."""
+        node = next((a.value for a in sel.node.arguments or () if a.name.value == name), None)
+        if node is None or not _has_variables(node):
+            return sa.literal(convert(self.arg(type_name, sel, name)), type_)
+        return self.param(lambda v: convert(self._arg_value(type_name, sel, name, v)), type_)
+
+    def param(self, getter: Callable[[Mapping[str, Any]], Any], type_: Any = None) -> Expr:
+        """A bind parameter whose value ``getter`` computes from each request's variables."""
+        name = f"v{next(self._params)}"
+        self.getters[name] = getter
+        return sa.bindparam(name, type_=type_)
+
+    # ---- connections ------------------------------------------------------------------------
+
+    def first(self, type_name: str, sel: Selection) -> Expr:
+        def check(first: Any) -> int:
+            n = DEFAULT_PAGE if first is None else int(first)
+            if not 0 <= n <= MAX_PAGE:
+                raise NotCompilable("first out of range")  # the resolver path answers the error
+            return n
+
+        return self.arg_sql(type_name, sel, "first", check, sa.Integer)
+
+    def connection(
+        self,
+        node_type: str,
+        sel: Selection,
+        base: sa.Select[Any],
+        order: Order,
+        first: Expr,
+        after_values: list[Expr] | None,
+        *,
+        total: bool = True,
+    ) -> Expr:
+        """A Relay connection over ``base`` (already scoped and filtered) in ``order``: the page
+        after the cursor (``after_values``: its keys as SQL, None without a cursor), ``first``
+        rows of it, pageInfo from one extra row, totalCount of the whole list when selected."""
+        conn_type = self.object_type(f"{node_type}Connection")
+        wanted = self.selections(conn_type, sel.nodes)
+        inner = base.subquery(f"c{next(self._aliases)}")
+        keys = [inner.c[k] for k in order.keys]
+        directions = [_descending(col) for col in order.columns]
+        ordering = [k.desc() if d else k for k, d in zip(keys, directions, strict=True)]
+        page = sa.select(inner, sa.func.row_number().over(order_by=ordering).label("_rn"))
+        if after_values is not None:
+            page = page.where(_after(keys, after_values, directions))
+        limited = page.order_by(*ordering).limit(first + 1).subquery(f"c{next(self._aliases)}")
+        # How many rows came back (at most first + 1), beside each: the page's last row is row
+        # least(_n, first), and an extra row means there is a next page.
+        pg = sa.select(limited, sa.func.count().over().label("_n")).subquery(f"c{next(self._aliases)}")
+        cur = sqljson.cursor(*(pg.c[k] for k in order.keys))
+        in_page = pg.c["_rn"] <= first
+        pairs: list[tuple[str, Expr]] = []
+        for w in wanted:
+            if w.name == "__typename":
+                pairs.append((w.key, sa.literal(conn_type.name, sa.Text)))
+            elif w.name == "edges":
+                pairs.append((w.key, self._edges(node_type, w, pg, cur, in_page)))
+            elif w.name == "pageInfo":
+                pairs.append((w.key, self._page_info(w, pg, cur, in_page, first, after_values is not None)))
+            elif w.name == "totalCount" and total:
+                counted = sa.select(sa.func.count()).select_from(base.order_by(None).subquery()).scalar_subquery()
+                pairs.append((w.key, counted))
+            else:
+                raise NotCompilable(f"{conn_type.name}.{w.name}")
+        # GROUP BY (): one row, also for an empty page or a selection without aggregates.
+        return sa.select(self._object_of(pairs)).select_from(pg).group_by(sa.text("()")).scalar_subquery()
+
+    def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr) -> Expr:
+        edge_type = self.object_type(f"{node_type}Edge")
+        pairs: list[tuple[str, Expr]] = []
+        for w in self.selections(edge_type, sel.nodes):
+            if w.name == "__typename":
+                pairs.append((w.key, sa.literal(edge_type.name, sa.Text)))
+            elif w.name == "cursor":
+                pairs.append((w.key, cur))
+            elif w.name == "node":
+                pairs.append((w.key, self.object(node_type, Outer(pg), w)))
+            else:
+                raise NotCompilable(f"{edge_type.name}.{w.name}")
+        agg = sa.func.json_agg(self._object_of(pairs)).aggregate_order_by(pg.c["_rn"]).filter(in_page)
+        return sa.func.coalesce(agg, sa.literal_column("'[]'::json"))
+
+    def _page_info(self, sel: Selection, pg: Any, cur: Expr, in_page: Expr, first: Expr, has_after: bool) -> Expr:
+        info_type = self.object_type("PageInfo")
+        last = sa.func.least(pg.c["_n"], first)
+        values: dict[str, Expr] = {
+            "hasNextPage": sa.func.coalesce(sa.func.max(pg.c["_n"]), 0) > first,
+            "hasPreviousPage": sa.literal(has_after, sa.Boolean),
+            "startCursor": sa.func.max(cur).filter(pg.c["_rn"] == 1),
+            "endCursor": sa.func.max(cur).filter(sa.and_(pg.c["_rn"] == last, in_page)),
+        }
+        pairs: list[tuple[str, Expr]] = []
+        for w in self.selections(info_type, sel.nodes):
+            if w.name == "__typename":
+                pairs.append((w.key, sa.literal(info_type.name, sa.Text)))
+            elif w.name in values:
+                pairs.append((w.key, values[w.name]))
+            else:
+                raise NotCompilable(f"PageInfo.{w.name}")
+        return self._object_of(pairs)
+
+    def after(self, type_name: str, sel: Selection, order: Order) -> list[Expr] | None:
+        """The ``after`` cursor's keys as parameters (None: no cursor on this request shape)."""
+        if self.arg(type_name, sel, "after") is None:
+            return None
+        arity = len(order.keys)
+
+        def key(i: int) -> Callable[[Any], Any]:
+            def decode(cursor: Any) -> Any:
+                try:
+                    return decode_cursor(cursor, arity)[i]
+                except Exception as exc:  # the resolver path answers a bad cursor
+                    raise NotCompilable("bad cursor") from exc
+
+            return decode
+
+        return [self.arg_sql(type_name, sel, "after", key(i), col.type) for i, col in enumerate(order.columns)]
+
+
+def _descending(col: Any) -> bool:
+    modifier = getattr(col, "modifier", None)
+    return modifier is not None and getattr(modifier, "__name__", "") == "desc_op"
+
+
+def _after(keys: list[Any], values: list[Expr], directions: list[bool]) -> Expr:
+    if all(directions):
+        return sa.tuple_(*keys) < sa.tuple_(*values)
+    if not any(directions):
+        return sa.tuple_(*keys) > sa.tuple_(*values)
+    raise NotCompilable("mixed sort directions")
+
+
+def coerce_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The operation's variables as graphql-core coerces them (defaults applied); a value it
+    would refuse raises ``NotCompilable`` (the resolver path answers the error)."""
+    out: dict[str, Any] = {}
+    raw = raw or {}
+    for var_def in operation.variable_definitions or ():
+        name = var_def.variable.name.value
+        type_ = type_from_ast(schema, var_def.type)
+        if type_ is None:
+            raise NotCompilable(f"${name}")
+        try:
+            if name in raw:
+                out[name] = coerce_input_value(raw[name], type_)  # type: ignore[arg-type]
+            elif var_def.default_value is not None:
+                out[name] = value_from_ast(var_def.default_value, type_)  # type: ignore[arg-type]
+        except GraphQLError as exc:
+            raise NotCompilable(f"${name}") from exc
+    return out
+
+
+def money(c: Compiler, sel: Selection, amount: Any, currency: Any) -> Expr:
+    """A ``Money`` object (null when the amount is): the amount as a Decimal string."""
+    if isinstance(currency, str):
+        currency = sa.literal(currency, sa.Text)
+    values = {"amount": sqljson.decimal(amount), "currency": currency, "__typename": sa.literal("Money", sa.Text)}
+    pairs: list[tuple[str, Expr]] = []
+    for w in c.selections(c.object_type("Money"), sel.nodes):
+        if w.name not in values:
+            raise NotCompilable(f"Money.{w.name}")
+        pairs.append((w.key, values[w.name]))
+    return sa.case((amount.is_(None), sa.null()), else_=sqljson.json_object(pairs))

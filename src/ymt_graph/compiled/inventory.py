@@ -1,0 +1,81 @@
+"""Compiled stock fields: ``Sku.stockLevel`` / ``Sku.available`` (null where the principal may
+not see the warehouse, or its availability, as ``inventory.service.levels_at`` answers),
+``StockLevel``, ``Warehouse``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ymt_graph import access
+from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.core import Compiler, Selection, columns, compiles
+from ymt_graph.compiled.sqljson import Expr
+from ymt_graph.graph.mutation import parse_pk
+from ymt_graph.inventory import service as inventory_service
+from ymt_graph.org import service as org_service
+
+stock_levels, warehouses = inventory_service.stock_levels, org_service.warehouses
+dealers, stores, regions = org_service.dealers, org_service.stores, org_service.regions
+
+columns("Warehouse", id=lambda c: sqljson.gid("Warehouse", c), code=None, name=None, ownerKind=None)
+columns(
+    "StockLevel",
+    id=lambda c: sqljson.gid("StockLevel", c),
+    onHand=None, reserved=None, inbound=None, safetyStock=None, reorderPoint=None,
+    updatedAt=sqljson.iso_datetime,
+)
+compiles("StockLevel", "available")(lambda _c, src, _s: src.c.on_hand - src.c.reserved)
+compiles("StockLevel", "belowReorderPoint")(lambda _c, src, _s: inventory_service.below_reorder_point(src.c))
+
+
+def seen_warehouse(c: Compiler, warehouse_id: Any, scope: Any = access.warehouse_scope) -> Expr:
+    """Whether the principal may see the warehouse (``access.warehouse_scope``, or another scope
+    of the same shape)."""
+    w = c.alias(warehouses)
+    return sa.exists().where(w.c.id == warehouse_id, scope(c.p, w, dealers, stores, regions))
+
+
+def warehouse(c: Compiler, sel: Selection, warehouse_id: Any) -> Expr:
+    w = c.alias(warehouses)
+    return c.one("Warehouse", sel, sa.select(w).where(
+        w.c.id == warehouse_id, access.warehouse_scope(c.p, w, dealers, stores, regions)))
+
+
+compiles("StockLevel", "warehouse")(lambda c, src, sel: warehouse(c, sel, src.c.warehouse_id))
+
+
+@compiles("StockLevel", "sku")
+def _level_sku(c: Compiler, src: Any, sel: Selection) -> Expr:
+    from ymt_graph.compiled.catalog import skus
+
+    s = c.alias(skus)
+    if not access.catalog_readable(c.p):
+        return sa.null()
+    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, s.c.id == src.c.sku_id))
+
+
+def _warehouse_arg(c: Compiler, sel: Selection) -> Expr:
+    return c.arg_sql("Sku", sel, "warehouseId", lambda g: parse_pk(g, "Warehouse"), sa.BigInteger)
+
+
+def _level(c: Compiler, src: Any, warehouse_id: Expr) -> sa.Select[Any]:
+    lv = c.alias(stock_levels)
+    return sa.select(lv).where(lv.c.tenant_id == c.p.tenant_id, lv.c.warehouse_id == warehouse_id,
+                               lv.c.sku_id == src.c.id)
+
+
+@compiles("Sku", "available")
+def _available(c: Compiler, src: Any, sel: Selection) -> Expr:
+    wid = _warehouse_arg(c, sel)
+    lv = c.alias(stock_levels)
+    units = sa.select(lv.c.on_hand - lv.c.reserved).where(
+        lv.c.tenant_id == c.p.tenant_id, lv.c.warehouse_id == wid, lv.c.sku_id == src.c.id).scalar_subquery()
+    return sa.case((seen_warehouse(c, wid, access.availability_scope), sa.func.coalesce(units, 0)), else_=sa.null())
+
+
+@compiles("Sku", "stockLevel")
+def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
+    wid = _warehouse_arg(c, sel)
+    return sa.case((seen_warehouse(c, wid), c.one("StockLevel", sel, _level(c, src, wid))), else_=sa.null())
