@@ -148,6 +148,19 @@ def sees_dealer_details(p: Principal, dealer_path: str, region_path: str) -> boo
     return bool(p.acts_as_dealer and p.dealer_path and dealer_path.startswith(p.dealer_path))
 
 
+def dealer_details_clause(p: Principal, dealer_path: Any, region_path: Any) -> ColumnElement[bool]:
+    """``sees_dealer_details`` in SQL, over a dealer row's path and its region's path (the
+    compiled read path decides confidential fields in the statement)."""
+    if p.tenant_wide:
+        return sa.true()
+    if p.role is Role.HQ_SALES:
+        return sa.or_(*(region_path.startswith(rp, autoescape=True) for rp in p.region_paths)) \
+            if p.region_paths else sa.false()
+    if p.acts_as_dealer and p.dealer_path:
+        return sa.cast(dealer_path.startswith(p.dealer_path, autoescape=True), sa.Boolean)
+    return sa.false()
+
+
 def store_scope(p: Principal, stores: sa.Table, dealers: sa.Table, regions: sa.Table) -> ColumnElement[bool]:
     tenant = stores.c.tenant_id == p.tenant_id
     if not _readable(p, Resource.STORES):

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.core import Compiler, Selection, columns, compiles
+from ymt_graph.compiled.core import Compiler, Selection, columns, compiles, compiles_root
+from ymt_graph.compiled.org import warehouse
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.inventory import service as inventory_service
@@ -19,7 +20,6 @@ from ymt_graph.org import service as org_service
 stock_levels, warehouses = inventory_service.stock_levels, org_service.warehouses
 dealers, stores, regions = org_service.dealers, org_service.stores, org_service.regions
 
-columns("Warehouse", id=lambda c: sqljson.gid("Warehouse", c), code=None, name=None, ownerKind=None)
 columns(
     "StockLevel",
     id=lambda c: sqljson.gid("StockLevel", c),
@@ -35,12 +35,6 @@ def seen_warehouse(c: Compiler, warehouse_id: Any, scope: Any = access.warehouse
     of the same shape)."""
     w = c.alias(warehouses)
     return sa.exists().where(w.c.id == warehouse_id, scope(c.p, w, dealers, stores, regions))
-
-
-def warehouse(c: Compiler, sel: Selection, warehouse_id: Any) -> Expr:
-    w = c.alias(warehouses)
-    return c.one("Warehouse", sel, sa.select(w).where(
-        w.c.id == warehouse_id, access.warehouse_scope(c.p, w, dealers, stores, regions)))
 
 
 compiles("StockLevel", "warehouse")(lambda c, src, sel: warehouse(c, sel, src.c.warehouse_id))
@@ -79,3 +73,30 @@ def _available(c: Compiler, src: Any, sel: Selection) -> Expr:
 def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
     return sa.case((seen_warehouse(c, wid), c.one("StockLevel", sel, _level(c, src, wid))), else_=sa.null())
+
+
+@compiles_root("stockLevels")
+def _stock_levels(c: Compiler, sel: Selection) -> Expr:
+    """``inventory.service.stock_levels_page``: levels at the warehouses the principal sees."""
+    f = c.arg("Query", sel, "filter") or {}
+    lv = stock_levels.c
+
+    def part(name: str, type_name: str) -> Expr:
+        return c.arg_sql("Query", sel, "filter", lambda v: parse_pk((v or {}).get(name), type_name), sa.BigInteger)
+
+    clauses: list[Expr] = []
+    if f.get("warehouseId") is not None:
+        clauses.append(lv.warehouse_id == part("warehouseId", "Warehouse"))
+    if f.get("skuId") is not None:
+        clauses.append(lv.sku_id == part("skuId", "Sku"))
+    if f.get("dealerId") is not None:
+        w = c.alias(warehouses)
+        clauses.append(lv.warehouse_id.in_(sa.select(w.c.id).where(
+            w.c.tenant_id == c.p.tenant_id, w.c.dealer_id == part("dealerId", "Dealer"))))
+    below = f.get("belowReorderPoint")
+    if below is not None:
+        clause = inventory_service.below_reorder_point(lv)
+        clauses.append(clause if below else sa.not_(clause))
+    base = inventory_service.level_select(c.p).where(*clauses)
+    order = inventory_service.LEVEL_ORDER
+    return c.connection("StockLevel", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as AsyncpgDialect
 from strawberry.extensions import SchemaExtension
 
 # The centres' compiled fields register themselves on import.
-from ymt_graph.compiled import catalog, inventory, pricing  # noqa: F401
+from ymt_graph.compiled import catalog, inventory, orders, org, pricing  # noqa: F401
 from ymt_graph.compiled.core import Compiler, NotCompilable, coerce_variables, variables_shape
 from ymt_graph.db import note_statement
 from ymt_graph.graph.context import Context
@@ -61,13 +61,16 @@ def build_plan(
 ) -> Plan:
     principal = ctx.require_principal()
     c = Compiler(schema, document, operation, variables, principal, ctx.settings)
-    # Lists in the statement are the principal's (part of the cache key): expanded once, here.
-    compiled = c.statement().compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+    compiled = c.statement().compile(dialect=_DIALECT)
+    # Lists in the statement are the principal's (part of the cache key): expanded once, here;
+    # the variable-driven parameters are never lists, so their values do not matter for it.
+    params = compiled.construct_params({name: None for name in c.getters}, escape_names=False)
+    expanded = compiled._process_parameters_for_postcompile(params, _populate_self=False)
     getters: list[Callable[[Mapping[str, Any]], Any]] = []
     processors = compiled._bind_processors
-    for name in compiled.positiontup or ():
-        getters.append(_getter(name, c.getters.get(name), compiled.binds[name].value, processors.get(name)))
-    return Plan(str(compiled), tuple(getters), bool(c.getters))
+    for name in expanded.positiontup or ():
+        getters.append(_getter(name, c.getters.get(name), expanded.parameters[name], processors.get(name)))
+    return Plan(expanded.statement, tuple(getters), bool(c.getters))
 
 
 def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Callable[[Mapping[str, Any]], Any]:

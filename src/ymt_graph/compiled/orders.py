@@ -1,0 +1,173 @@
+"""Compiled fields of the order and shipping centres: ``orders``, ``order``, ``Order``,
+``OrderLine``, the timeline, ``Shipment`` with its lines and tracking events. Orders come from
+``orders.service.scoped_orders`` (the buyer side, the seller, HQ, area sales); everything below
+an order is read because the order was, as the resolver path's loaders do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ymt_graph import access
+from ymt_graph.catalog import service as catalog_service
+from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, compiles_root, money, plain
+from ymt_graph.compiled.org import dealer, store, warehouse
+from ymt_graph.compiled.sqljson import Expr
+from ymt_graph.graph.ids import decode_gid
+from ymt_graph.graph.mutation import parse_pk
+from ymt_graph.orders import service as orders_service
+from ymt_graph.shipping import service as shipping_service
+
+orders, order_lines, order_events = orders_service.orders, orders_service.order_lines, orders_service.order_events
+shipments, shipment_lines = shipping_service.shipments, shipping_service.shipment_lines
+shipment_events = shipping_service.shipment_events
+
+columns(
+    "Order",
+    id=lambda c: sqljson.gid("Order", c),
+    number=None, status=None, note=None, createdAt=sqljson.iso_datetime, updatedAt=sqljson.iso_datetime,
+)
+compiles("Order", "sellerIsHq")(lambda _c, src, _s: src.c.seller_dealer_id.is_(None))
+
+
+def _order_money(column: str) -> Any:
+    return lambda c, src, sel: money(c, sel, src.c[column], src.c.currency)
+
+
+for _field, _col in (("subtotal", "subtotal"), ("rebateAmount", "rebate_amount"), ("total", "total")):
+    compiles("Order", _field)(_order_money(_col))
+compiles("Order", "buyer")(lambda c, src, sel: dealer(c, sel, src.c.buyer_dealer_id))
+compiles("Order", "buyerStore")(lambda c, src, sel: store(c, sel, src.c.buyer_store_id))
+compiles("Order", "seller")(lambda c, src, sel: dealer(c, sel, src.c.seller_dealer_id))
+compiles("Order", "buyerWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.buyer_warehouse_id))
+compiles("Order", "sellerWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.seller_warehouse_id))
+
+columns("OrderLine", id=lambda c: sqljson.gid("OrderLine", c), quantity=None)
+compiles("OrderLine", "unitPrice")(lambda c, src, sel: money(c, sel, src.c.unit_price, src.c.currency))
+compiles("OrderLine", "lineTotal")(lambda c, src, sel: money(c, sel, src.c.line_total, src.c.currency))
+compiles("OrderLine", "priceListId")(lambda _c, src, _s: sqljson.gid("PriceList", src.c.price_list_id))
+
+columns("OrderEvent", kind=None, status=None, details=None)
+compiles("OrderEvent", "at")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
+compiles("OrderEvent", "bySystem")(
+    lambda _c, src, _s: sa.and_(src.c.actor_user_id.is_(None), src.c.actor_api_key_id.is_(None)))
+compiles("OrderEvent", "viaApiKey")(lambda _c, src, _s: src.c.actor_api_key_id.isnot(None))
+
+columns(
+    "Shipment",
+    id=lambda c: sqljson.gid("Shipment", c),
+    number=None, status=None, carrier=None, trackingNumber=None, note=None,
+    estimatedArrival=sqljson.iso_datetime, arrivalNoticeAt=sqljson.iso_datetime, deliveredAt=sqljson.iso_datetime,
+)
+compiles("Shipment", "shippedAt")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
+compiles("Shipment", "fromWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.from_warehouse_id))
+compiles("Shipment", "toWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.to_warehouse_id))
+columns("ShipmentLine", quantity=None)
+compiles("ShipmentLine", "orderLineId")(lambda _c, src, _s: sqljson.gid("OrderLine", src.c.order_line_id))
+compiles("ShipmentLine", "serials")(lambda _c, src, _s: sa.func.to_json(src.c.serials))
+columns("ShipmentEvent", kind=None, location=None, note=None)
+compiles("ShipmentEvent", "at")(lambda _c, src, _s: sqljson.iso_datetime(src.c.occurred_at))
+compiles("ShipmentEvent", "recordedAt")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
+compiles("ShipmentEvent", "viaApiKey")(lambda _c, src, _s: src.c.actor_api_key_id.isnot(None))
+
+
+def sku(c: Compiler, sel: Selection, sku_id: Any) -> Expr:
+    """A related SKU (the catalog is readable to whoever may read it: NULL otherwise)."""
+    if not access.catalog_readable(c.p):
+        return sa.null()
+    s = c.alias(catalog_service.skus)
+    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, s.c.id == sku_id))
+
+
+compiles("OrderLine", "sku")(lambda c, src, sel: sku(c, sel, src.c.sku_id))
+compiles("ShipmentLine", "sku")(lambda c, src, sel: sku(c, sel, src.c.sku_id))
+
+
+@compiles("Order", "lines")
+def _lines(c: Compiler, src: Any, sel: Selection) -> Expr:
+    stmt = sa.select(order_lines, src.c.currency.label("currency")).where(order_lines.c.order_id == src.c.id)
+    return c.many("OrderLine", sel, stmt, ["id"])
+
+
+@compiles("Order", "timeline")
+def _timeline(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return c.many("OrderEvent", sel, sa.select(order_events).where(order_events.c.order_id == src.c.id), ["id"])
+
+
+@compiles("Order", "shipments")
+def _shipments(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return c.many("Shipment", sel, sa.select(shipments).where(shipments.c.order_id == src.c.id), ["id"])
+
+
+@compiles("Shipment", "order")
+def _shipment_order(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return c.one("Order", sel, orders_service.scoped_orders(c.p).where(orders.c.id == src.c.order_id))
+
+
+@compiles("Shipment", "lines")
+def _shipment_lines(c: Compiler, src: Any, sel: Selection) -> Expr:
+    stmt = sa.select(shipment_lines).where(shipment_lines.c.shipment_id == src.c.id)
+    return c.many("ShipmentLine", sel, stmt, ["id"])
+
+
+@compiles("Shipment", "events")
+def _shipment_events(c: Compiler, src: Any, sel: Selection) -> Expr:
+    stmt = sa.select(shipment_events).where(shipment_events.c.shipment_id == src.c.id)
+    return c.many("ShipmentEvent", sel, stmt, ["occurred_at", "id"])
+
+
+# ---- roots -------------------------------------------------------------------------------------
+
+
+def _buyer_pk(kind: str) -> Any:
+    """The pk a buyer id names if it is of ``kind`` (Dealer or Store), else 0: one statement
+    serves both kinds of buyer id (the id's type is a value, not the statement's shape)."""
+
+    def pk(gid: Any) -> int:
+        decoded = decode_gid(gid) if gid else None
+        return decoded[1] if decoded is not None and decoded[0] == kind else 0
+
+    return pk
+
+
+@compiles_root("orders")
+def _orders(c: Compiler, sel: Selection) -> Expr:
+    f = c.arg("Query", sel, "filter") or {}
+    o = orders.c
+
+    def part(name: str, convert: Any = plain, type_: Any = None) -> Expr:
+        return c.arg_sql("Query", sel, "filter", lambda v: convert((v or {}).get(name)), type_)
+
+    clauses: list[Expr] = []
+    if f.get("status") is not None:
+        clauses.append(o.status == part("status", plain, sa.Text))
+    if f.get("buyerId") is not None:
+        clauses.append(sa.or_(o.buyer_dealer_id == part("buyerId", _buyer_pk("Dealer"), sa.BigInteger),
+                              o.buyer_store_id == part("buyerId", _buyer_pk("Store"), sa.BigInteger)))
+    if f.get("sellerId") is not None:
+        clauses.append(o.seller_dealer_id == part("sellerId", lambda g: parse_pk(g, "Dealer"), sa.BigInteger))
+    if f.get("from") is not None:
+        clauses.append(o.created_at >= part("from", plain, sa.DateTime(timezone=True)))
+    if f.get("to") is not None:
+        clauses.append(o.created_at < part("to", plain, sa.DateTime(timezone=True)))
+    if (f.get("search") or "").strip():
+        from ymt_graph.compiled.catalog import like_escaped
+
+        clauses.append(o.number.icontains(part("search", like_escaped, sa.Text), escape="/"))
+    base = orders_service.scoped_orders(c.p).where(*clauses)
+    order = orders_service.ORDER_ORDER
+    return c.connection("Order", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+
+
+@compiles_root("order")
+def _order(c: Compiler, sel: Selection) -> Expr:
+    given = [name for name in ("id", "number") if c.arg("Query", sel, name) is not None]
+    if len(given) != 1:
+        raise NotCompilable("exactly one of id, number")
+    if given == ["id"]:
+        key = orders.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, "Order"), sa.BigInteger)
+    else:
+        key = orders.c.number == c.arg_sql("Query", sel, "number", lambda n: str(n).strip().upper(), sa.Text)
+    return c.one("Order", sel, orders_service.scoped_orders(c.p).where(key))
