@@ -68,16 +68,31 @@ class Selection:
         return self.nodes[0]
 
 
+class PageRows:
+    """The rows of one connection page, for fields that are cheaper computed for the whole page
+    at once (a price, a price band): ``ids`` selects the page's row ids; ``join`` adds a derived
+    table LEFT JOINed to the page, which must give at most one row per page row."""
+
+    def __init__(self, ids: sa.Select[Any]) -> None:
+        self.ids = ids
+        self.joins: list[tuple[Any, Any]] = []
+
+    def join(self, sub: Any, onclause: Any) -> None:
+        self.joins.append((sub, onclause))
+
+
 class Outer:
     """A row source seen from inside nested queries: its columns are written as plain
     ``"alias"."column"`` references. SQLAlchemy correlates scalar subqueries by itself, but
     not queries nested in FROM (a price's ranked offers, a page's rows): it would add the
     outer table to their FROM list and silently join everything. PostgreSQL resolves the
-    plain reference to the enclosing row at any depth."""
+    plain reference to the enclosing row at any depth. ``page`` is set for the rows of a
+    connection page (see ``PageRows``)."""
 
-    def __init__(self, sub: Any) -> None:
+    def __init__(self, sub: Any, page: PageRows | None = None) -> None:
         self.c = _OuterColumns(sub)
         self.sub = sub
+        self.page = page
 
 
 class _OuterColumns:
@@ -383,10 +398,12 @@ class Compiler:
         page = sa.select(inner, sa.func.row_number().over(order_by=ordering).label("_rn"))
         if after_values is not None:
             page = page.where(_after(keys, after_values, directions))
-        limited = page.order_by(*ordering).limit(first + 1).subquery(f"c{next(self._aliases)}")
+        # A CTE: the page's rows are read once, also by fields computed for the whole page.
+        limited = page.order_by(*ordering).limit(first + 1).cte(f"c{next(self._aliases)}", nesting=True)
         # How many rows came back (at most first + 1), beside each: the page's last row is row
         # least(_n, first), and an extra row means there is a next page.
         pg = sa.select(limited, sa.func.count().over().label("_n")).subquery(f"c{next(self._aliases)}")
+        rows = PageRows(sa.select(limited.c.id))
         cur = sqljson.cursor(*(pg.c[k] for k in order.keys))
         in_page = pg.c["_rn"] <= first
         pairs: list[tuple[str, Expr]] = []
@@ -394,7 +411,7 @@ class Compiler:
             if w.name == "__typename":
                 pairs.append((w.key, sa.literal(conn_type.name, sa.Text)))
             elif w.name == "edges":
-                pairs.append((w.key, self._edges(node_type, w, pg, cur, in_page)))
+                pairs.append((w.key, self._edges(node_type, w, pg, cur, in_page, rows)))
             elif w.name == "pageInfo":
                 pairs.append((w.key, self._page_info(w, pg, cur, in_page, first, after_values is not None)))
             elif w.name == "totalCount" and total:
@@ -402,10 +419,13 @@ class Compiler:
                 pairs.append((w.key, counted))
             else:
                 raise NotCompilable(f"{conn_type.name}.{w.name}")
+        source: Any = pg
+        for sub, onclause in rows.joins:
+            source = source.outerjoin(sub, onclause)
         # GROUP BY (): one row, also for an empty page or a selection without aggregates.
-        return sa.select(self._object_of(pairs)).select_from(pg).group_by(sa.text("()")).scalar_subquery()
+        return sa.select(self._object_of(pairs)).select_from(source).group_by(sa.text("()")).scalar_subquery()
 
-    def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr) -> Expr:
+    def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr, rows: PageRows) -> Expr:
         edge_type = self.object_type(f"{node_type}Edge")
         pairs: list[tuple[str, Expr]] = []
         for w in self.selections(edge_type, sel.nodes):
@@ -414,7 +434,7 @@ class Compiler:
             elif w.name == "cursor":
                 pairs.append((w.key, cur))
             elif w.name == "node":
-                pairs.append((w.key, self.object(node_type, Outer(pg), w)))
+                pairs.append((w.key, self.object(node_type, Outer(pg, rows), w)))
             else:
                 raise NotCompilable(f"{edge_type.name}.{w.name}")
         agg = sa.func.json_agg(self._object_of(pairs)).aggregate_order_by(pg.c["_rn"]).filter(in_page)
@@ -426,7 +446,7 @@ class Compiler:
         values: dict[str, Expr] = {
             "hasNextPage": sa.func.coalesce(sa.func.max(pg.c["_n"]), 0) > first,
             "hasPreviousPage": sa.literal(has_after, sa.Boolean),
-            "startCursor": sa.func.max(cur).filter(pg.c["_rn"] == 1),
+            "startCursor": sa.func.max(cur).filter(sa.and_(pg.c["_rn"] == 1, in_page)),
             "endCursor": sa.func.max(cur).filter(sa.and_(pg.c["_rn"] == last, in_page)),
         }
         pairs: list[tuple[str, Expr]] = []
@@ -502,4 +522,5 @@ def money(c: Compiler, sel: Selection, amount: Any, currency: Any) -> Expr:
         if w.name not in values:
             raise NotCompilable(f"Money.{w.name}")
         pairs.append((w.key, values[w.name]))
+    # ``amount`` is a column here, never a subquery: it is written twice.
     return sa.case((amount.is_(None), sa.null()), else_=sqljson.json_object(pairs))

@@ -12,6 +12,7 @@ from ymt_graph import access
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.core import Compiler, Selection, columns, compiles, compiles_root
 from ymt_graph.compiled.org import warehouse
+from ymt_graph.compiled.pricing import per_row
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.inventory import service as inventory_service
@@ -54,25 +55,27 @@ def _warehouse_arg(c: Compiler, sel: Selection) -> Expr:
     return c.arg_sql("Sku", sel, "warehouseId", lambda g: parse_pk(g, "Warehouse"), sa.BigInteger)
 
 
-def _level(c: Compiler, src: Any, warehouse_id: Expr) -> sa.Select[Any]:
-    lv = c.alias(stock_levels)
-    return sa.select(lv).where(lv.c.tenant_id == c.p.tenant_id, lv.c.warehouse_id == warehouse_id,
-                               lv.c.sku_id == src.c.id)
+def _levels(c: Compiler, wid: Expr) -> Any:
+    lv = stock_levels
+
+    def rows(ids: Any) -> sa.Select[Any]:
+        return sa.select(lv).where(lv.c.tenant_id == c.p.tenant_id, lv.c.warehouse_id == wid, lv.c.sku_id.in_(ids))
+
+    return rows
 
 
 @compiles("Sku", "available")
 def _available(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    lv = c.alias(stock_levels)
-    units = sa.select(lv.c.on_hand - lv.c.reserved).where(
-        lv.c.tenant_id == c.p.tenant_id, lv.c.warehouse_id == wid, lv.c.sku_id == src.c.id).scalar_subquery()
+    units = per_row(c, src, _levels(c, wid), "sku_id", lambda row: row.c.on_hand - row.c.reserved)
     return sa.case((seen_warehouse(c, wid, access.availability_scope), sa.func.coalesce(units, 0)), else_=sa.null())
 
 
 @compiles("Sku", "stockLevel")
 def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    return sa.case((seen_warehouse(c, wid), c.one("StockLevel", sel, _level(c, src, wid))), else_=sa.null())
+    level = per_row(c, src, _levels(c, wid), "sku_id", lambda row: c.object("StockLevel", row, sel))
+    return sa.case((seen_warehouse(c, wid), level), else_=sa.null())
 
 
 @compiles_root("stockLevels")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.catalog import region
-from ymt_graph.compiled.core import Compiler, NotCompilable, Outer, Selection, columns, compiles, money
+from ymt_graph.compiled.core import Compiler, NotCompilable, Outer, PageRows, Selection, columns, compiles, money
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.pricing import service as pricing_service
@@ -37,13 +37,39 @@ def _currency(c: Compiler) -> str:
     return c.settings.currency
 
 
+def page_of(src: Any) -> PageRows | None:
+    """The connection page ``src`` is a row of, if any (fields then read the whole page at once)."""
+    return getattr(src, "page", None)
+
+
+def _sub(c: Compiler, stmt: sa.Select[Any]) -> Any:
+    return stmt.subquery(f"c{next(c._aliases)}")
+
+
+def per_row(c: Compiler, src: Any, stmt_for: Any, key: str, build: Any) -> Expr:
+    """A value read from ``stmt_for(ids)`` — at most one row per id, keyed by column ``key`` —
+    for the row ``src``: LEFT JOINed once for a whole connection page, else a correlated
+    subquery. ``build(row)`` writes the value from that row (an ``Outer``); NULL without a row."""
+    page = page_of(src)
+    if page is not None:
+        sub = _sub(c, stmt_for(page.ids))
+        page.join(sub, sub.c[key] == src.c.id)
+        row = Outer(sub)
+        return sa.case((row.c[key].is_(None), sa.null()), else_=build(row))
+    sub = _sub(c, stmt_for([src.c.id]))
+    return sa.select(build(Outer(sub))).select_from(sub).scalar_subquery()
+
+
 @compiles("Sku", "guideRetailPrice")
 def _guide(c: Compiler, src: Any, sel: Selection) -> Expr:
     if not access.catalog_readable(c.p):
         return sa.null()
-    g = c.alias(guide_retail_prices)
-    amount = sa.select(g.c.amount).where(g.c.tenant_id == c.p.tenant_id, g.c.sku_id == src.c.id).scalar_subquery()
-    return money(c, sel, amount, _currency(c))
+    g = guide_retail_prices
+
+    def rows(ids: Any) -> sa.Select[Any]:
+        return sa.select(g.c.sku_id, g.c.amount).where(g.c.tenant_id == c.p.tenant_id, g.c.sku_id.in_(ids))
+
+    return per_row(c, src, rows, "sku_id", lambda row: money(c, sel, row.c.amount, _currency(c)))
 
 
 def _quantity(q: Any) -> int:
@@ -52,22 +78,27 @@ def _quantity(q: Any) -> int:
     return int(q)
 
 
+_RUNNER_UP = ("pl_kind", "pl_code", "pl_priority", "from_hq", "seller_code")
+
+
 def _resolved(c: Compiler, src: Any, sel: Selection, *, store: bool) -> Expr:
     buyer_arg, buyer_type = ("storeId", "Store") if store else ("dealerId", "Dealer")
     buyer = c.arg_sql("Sku", sel, buyer_arg, lambda g: parse_pk(g, buyer_type), sa.BigInteger)
     quantity = c.arg_sql("Sku", sel, "quantity", _quantity, sa.Integer)
-    rows = pricing_service.resolution_rows(c.p, store, buyer, [src.c.id], quantity).subquery(
-        f"c{next(c._aliases)}")
-    # The runner-up's columns beside the winner's (rank 2 follows rank 1).
-    names = ("pl_kind", "pl_code", "pl_priority", "from_hq", "seller_code")
-    ranked = sa.select(
-        rows, *(sa.func.lead(rows.c[n]).over(order_by=rows.c.rank).label(f"next_{n}") for n in names)
-    ).subquery(f"c{next(c._aliases)}")
-    runner = _Named({n: ranked.c[f"next_{n}"] for n in names})
-    why = pricing_service.explain_sql(ranked.c, runner, quantity)
-    return sa.select(_price_object(c, sel, Outer(ranked), why)).select_from(ranked).where(
-        ranked.c.rank == 1, ranked.c.visible
-    ).scalar_subquery()
+
+    def winners(ids: Any) -> sa.Select[Any]:
+        """Per SKU the winning offer (visible to the principal), the runner-up's columns beside."""
+        rows = _sub(c, pricing_service.resolution_rows(c.p, store, buyer, ids, quantity))
+        ranked = _sub(c, sa.select(rows, *(
+            sa.func.lead(rows.c[n]).over(partition_by=rows.c.sku_id, order_by=rows.c.rank).label(f"next_{n}")
+            for n in _RUNNER_UP)))
+        return sa.select(ranked).where(ranked.c.rank == 1, ranked.c.visible)
+
+    def build(row: Any) -> Expr:
+        runner = _Named({n: row.c[f"next_{n}"] for n in _RUNNER_UP})
+        return _price_object(c, sel, row, pricing_service.explain_sql(row.c, runner, quantity))
+
+    return per_row(c, src, winners, "sku_id", build)
 
 
 class _Named:
@@ -114,8 +145,8 @@ def _price_limit(c: Compiler, src: Any, sel: Selection) -> Expr:
         code = c.arg_sql("Sku", sel, "regionCode", type_=sa.Text)
         path = sa.select(target.c.path).where(target.c.tenant_id == c.p.tenant_id, target.c.code == code)
         path = path.scalar_subquery()
-    band = pricing_service.band_query(c.p.tenant_id, [src.c.id], path)
-    return c.one("PriceLimit", sel, band)
+    return per_row(c, src, lambda ids: pricing_service.band_query(c.p.tenant_id, ids, path), "sku_id",
+                   lambda row: c.object("PriceLimit", row, sel))
 
 
 compiles("PriceLimit", "floor")(lambda c, src, sel: money(c, sel, src.c.floor, _currency(c)))
