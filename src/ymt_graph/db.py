@@ -47,8 +47,11 @@ def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=False,
-            # asyncpg prepares each statement once per connection; keep many.
-            connect_args={"statement_cache_size": 1024, "server_settings": {"jit": "off"}},
+            # asyncpg prepares each statement once per connection; keep many, and big ones too:
+            # a compiled read is one statement of 10-100 KB, which asyncpg would otherwise
+            # prepare (and PostgreSQL plan) afresh on every execution.
+            connect_args={"statement_cache_size": 1024, "max_cacheable_statement_size": 1024 * 1024,
+                          "server_settings": {"jit": "off"}},
             json_serializer=lambda value: orjson.dumps(value).decode(),
             json_deserializer=orjson.loads,
         )

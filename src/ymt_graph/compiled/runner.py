@@ -21,6 +21,8 @@ import orjson
 import sqlalchemy as sa
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema, OperationDefinitionNode
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as AsyncpgDialect
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 from strawberry.extensions import SchemaExtension
 
 # The centres' compiled fields register themselves on import.
@@ -61,7 +63,7 @@ def build_plan(
 ) -> Plan:
     principal = ctx.require_principal()
     c = Compiler(schema, document, operation, variables, principal, ctx.settings)
-    compiled = c.statement().compile(dialect=_DIALECT)
+    compiled = _inline_constants(c.statement(), set(c.getters)).compile(dialect=_DIALECT)
     # Lists in the statement are the principal's (part of the cache key): expanded once, here;
     # the variable-driven parameters are never lists, so their values do not matter for it.
     params = compiled.construct_params({name: None for name in c.getters}, escape_names=False)
@@ -71,6 +73,23 @@ def build_plan(
     for name in expanded.positiontup or ():
         getters.append(_getter(name, c.getters.get(name), expanded.parameters[name], processors.get(name)))
     return Plan(expanded.statement, tuple(getters), bool(c.getters))
+
+
+def _inline_constants(stmt: sa.Select[Any], variables: set[str]) -> sa.Select[Any]:
+    """Every value that is not a variable's is written into the SQL text. A plan is built per
+    principal, so they are constants of the statement: PostgreSQL can then keep one generic
+    plan for it (planning a statement this size costs more than running it), knowing the
+    tenant, the principal's dealer and the rest; only the request's variables stay parameters."""
+
+    def inline(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key not in variables and not element.expanding:
+            clone = element._clone()
+            clone.literal_execute = True
+            return clone
+        return None
+
+    found: Any = visitors.replacement_traverse(stmt, {}, inline)  # type: ignore[call-overload]
+    return found
 
 
 def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Callable[[Mapping[str, Any]], Any]:
