@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     max_tokens: int = 4000
     max_aliases: int = 30
     max_page_size: int = 250
+    # Query cost (api/cost.py; docs/DESIGN.md "Cost and rate limits"). One query may cost at most
+    # this much (YMT_MAX_QUERY_COST): 250 shipments with lines and events cost ~10,800, a 250-SKU
+    # priced and stocked storefront page ~3,300; 250 dealers × 250 stores (63,252) is refused.
+    max_query_cost: int = Field(default=20_000, gt=0)
+    # Per-principal leaky bucket in Redis (YMT_RATE_LIMIT_*): holds one maximal query and refills in
+    # 20 s. Unset: on when YMT_ENV=production (dev servers, benchmarks and tests are not throttled
+    # unless they ask). Keys are "<prefix>:<database name>:…".
+    rate_limit_enabled: bool | None = None
+    rate_limit_bucket_size: int = Field(default=20_000, gt=0)
+    rate_limit_restore_rate: float = Field(default=1_000.0, gt=0)  # points per second
+    rate_limit_key_prefix: str = "ymt:cost"
     db_pool_size: int = 10
     debug_sql: bool = False
     # Answer compilable queries with one SQL statement (``ymt_graph.compiled``); off: every
@@ -45,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env.lower() == "production"
+
+    @property
+    def rate_limits_on(self) -> bool:
+        return self.is_production if self.rate_limit_enabled is None else self.rate_limit_enabled
 
 
 @lru_cache(maxsize=1)

@@ -370,7 +370,8 @@ async def test_complete_unsubscribes_and_the_socket_lives_on(
         # The connection is still good: a query over it answers like over HTTP.
         await sock.send({"id": "q", "type": "subscribe", "payload": {"query": "{ me { role } }"}})
         answer = await sock.recv()
-        assert answer == {"id": "q", "type": "next", "payload": {"data": {"me": {"role": "DEALER_ADMIN"}}}}
+        assert answer["type"] == "next" and answer["payload"]["data"] == {"me": {"role": "DEALER_ADMIN"}}
+        assert answer["payload"]["extensions"]["cost"]["requestedQueryCost"] == 1
         assert (await sock.recv()) == {"id": "q", "type": "complete"}
 
 

@@ -28,6 +28,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from ymt_graph.api.cost import CostCache, QueryCost
 from ymt_graph.api.errors import ErrorShaping, log_errors, shape
 from ymt_graph.api.executor import FastExecutionContext
 from ymt_graph.compiled.runner import CompiledReads
@@ -102,6 +103,7 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
+    costs = CostCache(maxsize=CACHE_SIZE)
     return YmtSchema(
         query=Query,
         mutation=Mutation,
@@ -117,6 +119,9 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
             lambda: AddValidationRules(limit_rules),
             lambda: CachedParse(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
+            # Last: its on_validate runs once the document is known valid, and before every
+            # on_execute (CompiledReads'), so a refused query runs on neither path.
+            lambda: QueryCost(costs),
         ],
     )
 

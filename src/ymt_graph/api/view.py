@@ -121,12 +121,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _apply_http_rules(self, request: Request, response: Response) -> None:
         """GraphQL-over-HTTP: a client asking for application/graphql-response+json gets it,
-        and a request that never reached execution (parse/validation) answers 4xx."""
+        and a request that never reached execution (parse/validation) answers 4xx. A throttled
+        one (RATE_LIMITED, API.md "Limits and cost") answers 429 + Retry-After whatever was asked
+        for, so that clients and proxies back off."""
+        retry_after = getattr(request.state, "retry_after", None)
+        if retry_after is not None:
+            response.status_code = 429
+            response.headers["retry-after"] = str(retry_after)
         if response.media_type != "application/json" or GRAPHQL_RESPONSE not in request.headers.get("accept", ""):
             return
         response.media_type = GRAPHQL_RESPONSE
         response.headers["content-type"] = GRAPHQL_RESPONSE
-        if getattr(request.state, "not_executed", False):
+        if getattr(request.state, "not_executed", False) and retry_after is None:
             response.status_code = 400
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -138,6 +144,10 @@ class GraphQLView(GraphQL[Context, None]):
                 ERRORS.labels((error.extensions or {}).get("code", "UNKNOWN")).inc()
             # Errors without a path come from parsing or validation: nothing was executed.
             request.state.not_executed = result.data is None and all(e.path is None for e in result.errors)
+            if request.state.not_executed:
+                request.state.retry_after = next(
+                    ((e.extensions or {}).get("retryAfter") for e in result.errors
+                     if (e.extensions or {}).get("code") == "RATE_LIMITED"), None)
         return process_result(result)
 
     def encode_json(self, data: object) -> bytes:
