@@ -338,7 +338,8 @@ class Compiler:
     def _arg_value(self, type_name: str, sel: Selection, name: str, variables: Mapping[str, Any]) -> Any:
         arg_def = self.field_def(type_name, sel).args[name]
         node = next((a.value for a in sel.node.arguments or () if a.name.value == name), None)
-        if node is None:
+        if node is None or (isinstance(node, VariableNode) and node.name.value not in variables):
+            # Not given, or given as a variable the request omits: the argument's default.
             default = arg_def.default_value
             return None if default is _UNDEFINED else default
         value = value_from_ast(node, arg_def.type, dict(variables))
@@ -464,17 +465,24 @@ class Compiler:
         if self.arg(type_name, sel, "after") is None:
             return None
         arity = len(order.keys)
+        # The sort columns' types (under a DESC): a cursor's keys must have them.
+        types = [getattr(col, "element", col).type for col in order.columns]
 
         def key(i: int) -> Callable[[Any], Any]:
+            expected = int if isinstance(types[i], sa.Integer) else str if isinstance(types[i], sa.String) else object
+
             def decode(cursor: Any) -> Any:
                 try:
-                    return decode_cursor(cursor, arity)[i]
+                    value = decode_cursor(cursor, arity)[i]
                 except Exception as exc:  # the resolver path answers a bad cursor
                     raise NotCompilable("bad cursor") from exc
+                if not isinstance(value, expected) or isinstance(value, bool):
+                    raise NotCompilable("bad cursor")
+                return value
 
             return decode
 
-        return [self.arg_sql(type_name, sel, "after", key(i), col.type) for i, col in enumerate(order.columns)]
+        return [self.arg_sql(type_name, sel, "after", key(i), types[i]) for i in range(arity)]
 
 
 def _descending(col: Any) -> bool:

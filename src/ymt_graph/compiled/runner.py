@@ -157,11 +157,15 @@ async def answer(
     note_statement(plan.sql)
     try:
         text: str = await raw.fetchval(plan.sql, *args)
-    except asyncpg.PostgresError:
-        # A statement PostgreSQL refuses is a compiler bug: log it, and answer on the resolver
-        # path from now on (which tells the client about any real problem with the request).
-        log.exception("compiled statement failed for %s; using the resolver path:\n%s", operation_name, plan.sql)
-        _plans[key] = _NOT_COMPILABLE
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # This request takes the resolver path, which tells the client about any real problem
+        # with it. A statement PostgreSQL cannot even run (SQLSTATE class 42: syntax, unknown
+        # names, types) is a compiler bug: logged once with its SQL, and not tried again.
+        broken = str(getattr(exc, "sqlstate", "") or "").startswith("42")
+        log.log(logging.ERROR if broken else logging.WARNING, "compiled statement failed for %s (%s)%s",
+                operation_name, exc, f"; using the resolver path:\n{plan.sql}" if broken else "")
+        if broken:
+            _plans[key] = _NOT_COMPILABLE
         return None
     return text.encode()
 
