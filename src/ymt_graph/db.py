@@ -39,13 +39,15 @@ def plain_url(url: str) -> str:
 
 
 def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """One engine per database URL (the first caller's pool size holds). Overflow connections
+    are a quarter of the pool: a burst past it gets new connections rather than a wait."""
     key = async_url(url)
     engine = _engines.get(key)
     if engine is None:
         engine = create_async_engine(
             key,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=max(2, pool_size // 4),
             pool_pre_ping=False,
             # asyncpg prepares each statement once per connection; keep many, and big ones too:
             # a compiled read is one statement of 10-100 KB, which asyncpg would otherwise

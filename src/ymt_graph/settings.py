@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     rate_limit_bucket_size: int = Field(default=20_000, gt=0)
     rate_limit_restore_rate: float = Field(default=1_000.0, gt=0)  # points per second
     rate_limit_key_prefix: str = "ymt:cost"
-    db_pool_size: int = 10
+    # Connections kept open per API process. Under load every request holds one while it runs;
+    # past the pool, overflow connections are opened and closed again, and each new connection
+    # prepares (plans) its statements afresh — so size it to the concurrency a process serves.
+    db_pool_size: int = 32
     debug_sql: bool = False
     # Answer compilable queries with one SQL statement (``ymt_graph.compiled``); off: every
     # query takes the resolver path (the reference the compiled path is tested against).

@@ -400,7 +400,7 @@ class Compiler:
         if after_values is not None:
             page = page.where(_after(keys, after_values, directions))
         # A CTE: the page's rows are read once, also by fields computed for the whole page.
-        limited = page.order_by(*ordering).limit(first + 1).cte(f"c{next(self._aliases)}", nesting=True)
+        limited = page.order_by(*ordering).limit(first + 1).cte(f"c{next(self._aliases)}")
         # How many rows came back (at most first + 1), beside each: the page's last row is row
         # least(_n, first), and an extra row means there is a next page.
         pg = sa.select(limited, sa.func.count().over().label("_n")).subquery(f"c{next(self._aliases)}")
@@ -424,7 +424,9 @@ class Compiler:
         for sub, onclause in rows.joins:
             source = source.outerjoin(sub, onclause)
         # GROUP BY (): one row, also for an empty page or a selection without aggregates.
-        return sa.select(self._object_of(pairs)).select_from(source).group_by(sa.text("()")).scalar_subquery()
+        # The page's WITH sits on this select (nest_here): every reader below shares the one CTE.
+        stmt = sa.select(self._object_of(pairs)).select_from(source).group_by(sa.text("()"))
+        return stmt.add_cte(limited, nest_here=True).scalar_subquery()
 
     def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr, rows: PageRows) -> Expr:
         edge_type = self.object_type(f"{node_type}Edge")
