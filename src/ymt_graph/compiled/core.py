@@ -231,7 +231,8 @@ class Compiler:
             if compile_root is None:
                 raise NotCompilable(f"Query.{sel.name}")
             pairs.append((sel.key, compile_root(self, sel)))
-        return sa.select(sa.cast(self._object_of(pairs), sa.Text))
+        # UTF-8 bytes, as the response carries them: no decoding and re-encoding on the way.
+        return sa.select(sa.func.convert_to(sa.cast(self._object_of(pairs), sa.Text), "UTF8"))
 
     # ---- selections -------------------------------------------------------------------------
 

@@ -156,7 +156,7 @@ async def answer(
     assert raw is not None
     note_statement(plan.sql)
     try:
-        text: str = await raw.fetchval(plan.sql, *args)
+        data: bytes = await raw.fetchval(plan.sql, *args)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # This request takes the resolver path, which tells the client about any real problem
         # with it. A statement PostgreSQL cannot even run (SQLSTATE class 42: syntax, unknown
@@ -167,7 +167,7 @@ async def answer(
         if broken:
             _plans[key] = _NOT_COMPILABLE
         return None
-    return text.encode()
+    return data
 
 
 def _debug(ctx: Context, operation_name: str | None, path: str, sql: str | None) -> None:
