@@ -30,41 +30,53 @@ columns(
 )
 
 
-def region(c: Compiler, sel: Selection, region_id: Any) -> Expr:
-    """A region by id (reference data: every principal of the tenant reads it)."""
-    r = c.alias(regions)
-    return c.one("Region", sel, sa.select(r).where(r.c.tenant_id == c.p.tenant_id, r.c.id == region_id))
+def region(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    """The region ``src``'s column ``fk`` names (reference data: every principal of the tenant reads it)."""
+    r = regions
+    return c.related("Region", src, sel, fk, lambda ids: sa.select(r).where(r.c.tenant_id == c.p.tenant_id,
+                                                                           r.c.id.in_(ids)))
 
 
 @compiles("Region", "parent")
 def _region_parent(c: Compiler, src: Any, sel: Selection) -> Expr:
-    return region(c, sel, src.c.parent_id)
+    return region(c, src, sel, "parent_id")
 
 
-def _category(c: Compiler, sel: Selection, category_id: Any) -> Expr:
-    cat = c.alias(categories)
-    return c.one("Category", sel, sa.select(cat).where(cat.c.tenant_id == c.p.tenant_id, cat.c.id == category_id))
+def _category(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    cat = categories
+    return c.related("Category", src, sel, fk, lambda ids: sa.select(cat).where(cat.c.tenant_id == c.p.tenant_id,
+                                                                               cat.c.id.in_(ids)))
 
 
 @compiles("Category", "parent")
 def _category_parent(c: Compiler, src: Any, sel: Selection) -> Expr:
-    return _category(c, sel, src.c.parent_id)
+    return _category(c, src, sel, "parent_id")
 
 
 @compiles("ProductModel", "category")
 def _model_category(c: Compiler, src: Any, sel: Selection) -> Expr:
-    return _category(c, sel, src.c.category_id)
+    return _category(c, src, sel, "category_id")
 
 
 @compiles("Sku", "category")
 def _sku_category(c: Compiler, src: Any, sel: Selection) -> Expr:
-    return _category(c, sel, src.c.category_id)
+    return _category(c, src, sel, "category_id")
 
 
 @compiles("Sku", "model")
 def _sku_model(c: Compiler, src: Any, sel: Selection) -> Expr:
-    m = c.alias(product_models)
-    return c.one("ProductModel", sel, sa.select(m).where(m.c.tenant_id == c.p.tenant_id, m.c.id == src.c.model_id))
+    m = product_models
+    return c.related("ProductModel", src, sel, "model_id",
+                     lambda ids: sa.select(m).where(m.c.tenant_id == c.p.tenant_id, m.c.id.in_(ids)))
+
+
+def sku(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    """A related SKU (the catalog is readable to whoever may read it: NULL otherwise)."""
+    if not access.catalog_readable(c.p):
+        return sa.null()
+    s = skus
+    return c.related("Sku", src, sel, fk, lambda ids: sa.select(s).where(s.c.tenant_id == c.p.tenant_id,
+                                                                         s.c.id.in_(ids)))
 
 
 def _readable(c: Compiler) -> None:

@@ -70,12 +70,16 @@ class Selection:
 
 class PageRows:
     """The rows of one connection page, for fields that are cheaper computed for the whole page
-    at once (a price, a price band): ``ids`` selects the page's row ids; ``join`` adds a derived
-    table LEFT JOINed to the page, which must give at most one row per page row."""
+    at once (a price, a band, a related row): ``values(column)`` selects a column of the page's
+    rows; ``join`` adds a derived table LEFT JOINed to the page, which must give at most one
+    row per page row."""
 
-    def __init__(self, ids: sa.Select[Any]) -> None:
-        self.ids = ids
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
         self.joins: list[tuple[Any, Any]] = []
+
+    def values(self, column: str = "id") -> sa.Select[Any]:
+        return sa.select(self.rows.c[column])
 
     def join(self, sub: Any, onclause: Any) -> None:
         self.joins.append((sub, onclause))
@@ -321,6 +325,30 @@ class Compiler:
         sub = stmt.limit(1).subquery(f"c{next(self._aliases)}")
         return sa.select(self.object(type_name, Outer(sub), sel)).select_from(sub).scalar_subquery()
 
+    def per_row(
+        self, src: Any, rows_for: Callable[[Any], sa.Select[Any]], key: str, build: Callable[[Any], Expr],
+        on: str = "id",
+    ) -> Expr:
+        """A value read from ``rows_for(values)`` — at most one row per value of ``src``'s column
+        ``on``, matched on its column ``key`` — for the row ``src``: one LEFT JOIN for a whole
+        connection page, else a correlated subquery. ``build(row)`` writes the value from the row
+        found (an ``Outer``); NULL when there is none."""
+        page: PageRows | None = getattr(src, "page", None)
+        if page is not None:
+            sub = rows_for(page.values(on)).subquery(f"c{next(self._aliases)}")
+            page.join(sub, sub.c[key] == src.c[on])
+            row = Outer(sub)
+            return sa.case((row.c[key].is_(None), sa.null()), else_=build(row))
+        sub = rows_for([src.c[on]]).subquery(f"c{next(self._aliases)}")
+        return sa.select(build(Outer(sub))).select_from(sub).scalar_subquery()
+
+    def related(
+        self, type_name: str, src: Any, sel: Selection, fk: str, rows_for: Callable[[Any], sa.Select[Any]]
+    ) -> Expr:
+        """The object a foreign key of ``src`` names (``rows_for(ids)``: the candidate rows as the
+        principal may see them, by ``id``); NULL when none or not visible."""
+        return self.per_row(src, rows_for, "id", lambda row: self.object(type_name, row, sel), on=fk)
+
     def many(self, type_name: str, sel: Selection, stmt: sa.Select[Any], order: Sequence[str]) -> Expr:
         """A nested list (never null: ``[]`` when empty), in ``order`` (columns of ``stmt``)."""
         sub = stmt.subquery(f"c{next(self._aliases)}")
@@ -405,7 +433,7 @@ class Compiler:
         # How many rows came back (at most first + 1), beside each: the page's last row is row
         # least(_n, first), and an extra row means there is a next page.
         pg = sa.select(limited, sa.func.count().over().label("_n")).subquery(f"c{next(self._aliases)}")
-        rows = PageRows(sa.select(limited.c.id))
+        rows = PageRows(limited)
         cur = sqljson.cursor(*(pg.c[k] for k in order.keys))
         in_page = pg.c["_rn"] <= first
         pairs: list[tuple[str, Expr]] = []

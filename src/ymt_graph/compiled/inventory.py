@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.catalog import sku
 from ymt_graph.compiled.core import Compiler, Selection, columns, compiles, compiles_root
 from ymt_graph.compiled.org import warehouse
-from ymt_graph.compiled.pricing import per_row
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.inventory import service as inventory_service
@@ -38,17 +38,10 @@ def seen_warehouse(c: Compiler, warehouse_id: Any, scope: Any = access.warehouse
     return sa.exists().where(w.c.id == warehouse_id, scope(c.p, w, dealers, stores, regions))
 
 
-compiles("StockLevel", "warehouse")(lambda c, src, sel: warehouse(c, sel, src.c.warehouse_id))
+compiles("StockLevel", "warehouse")(lambda c, src, sel: warehouse(c, src, sel, "warehouse_id"))
 
 
-@compiles("StockLevel", "sku")
-def _level_sku(c: Compiler, src: Any, sel: Selection) -> Expr:
-    from ymt_graph.compiled.catalog import skus
-
-    s = c.alias(skus)
-    if not access.catalog_readable(c.p):
-        return sa.null()
-    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, s.c.id == src.c.sku_id))
+compiles("StockLevel", "sku")(lambda c, src, sel: sku(c, src, sel, "sku_id"))
 
 
 def _warehouse_arg(c: Compiler, sel: Selection) -> Expr:
@@ -67,14 +60,14 @@ def _levels(c: Compiler, wid: Expr) -> Any:
 @compiles("Sku", "available")
 def _available(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    units = per_row(c, src, _levels(c, wid), "sku_id", lambda row: row.c.on_hand - row.c.reserved)
+    units = c.per_row(src, _levels(c, wid), "sku_id", lambda row: row.c.on_hand - row.c.reserved)
     return sa.case((seen_warehouse(c, wid, access.availability_scope), sa.func.coalesce(units, 0)), else_=sa.null())
 
 
 @compiles("Sku", "stockLevel")
 def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    level = per_row(c, src, _levels(c, wid), "sku_id", lambda row: c.object("StockLevel", row, sel))
+    level = c.per_row(src, _levels(c, wid), "sku_id", lambda row: c.object("StockLevel", row, sel))
     return sa.case((seen_warehouse(c, wid), level), else_=sa.null())
 
 

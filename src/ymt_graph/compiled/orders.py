@@ -9,9 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ymt_graph import access
-from ymt_graph.catalog import service as catalog_service
 from ymt_graph.compiled import sqljson
+from ymt_graph.compiled.catalog import sku
 from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, compiles_root, money, plain
 from ymt_graph.compiled.org import dealer, store, warehouse
 from ymt_graph.compiled.sqljson import Expr
@@ -38,11 +37,11 @@ def _order_money(column: str) -> Any:
 
 for _field, _col in (("subtotal", "subtotal"), ("rebateAmount", "rebate_amount"), ("total", "total")):
     compiles("Order", _field)(_order_money(_col))
-compiles("Order", "buyer")(lambda c, src, sel: dealer(c, sel, src.c.buyer_dealer_id))
-compiles("Order", "buyerStore")(lambda c, src, sel: store(c, sel, src.c.buyer_store_id))
-compiles("Order", "seller")(lambda c, src, sel: dealer(c, sel, src.c.seller_dealer_id))
-compiles("Order", "buyerWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.buyer_warehouse_id))
-compiles("Order", "sellerWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.seller_warehouse_id))
+compiles("Order", "buyer")(lambda c, src, sel: dealer(c, src, sel, "buyer_dealer_id"))
+compiles("Order", "buyerStore")(lambda c, src, sel: store(c, src, sel, "buyer_store_id"))
+compiles("Order", "seller")(lambda c, src, sel: dealer(c, src, sel, "seller_dealer_id"))
+compiles("Order", "buyerWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "buyer_warehouse_id"))
+compiles("Order", "sellerWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "seller_warehouse_id"))
 
 columns("OrderLine", id=lambda c: sqljson.gid("OrderLine", c), quantity=None)
 compiles("OrderLine", "unitPrice")(lambda c, src, sel: money(c, sel, src.c.unit_price, src.c.currency))
@@ -62,8 +61,8 @@ columns(
     estimatedArrival=sqljson.iso_datetime, arrivalNoticeAt=sqljson.iso_datetime, deliveredAt=sqljson.iso_datetime,
 )
 compiles("Shipment", "shippedAt")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
-compiles("Shipment", "fromWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.from_warehouse_id))
-compiles("Shipment", "toWarehouse")(lambda c, src, sel: warehouse(c, sel, src.c.to_warehouse_id))
+compiles("Shipment", "fromWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "from_warehouse_id"))
+compiles("Shipment", "toWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "to_warehouse_id"))
 columns("ShipmentLine", quantity=None)
 compiles("ShipmentLine", "orderLineId")(lambda _c, src, _s: sqljson.gid("OrderLine", src.c.order_line_id))
 compiles("ShipmentLine", "serials")(lambda _c, src, _s: sa.func.to_json(src.c.serials))
@@ -73,16 +72,8 @@ compiles("ShipmentEvent", "recordedAt")(lambda _c, src, _s: sqljson.iso_datetime
 compiles("ShipmentEvent", "viaApiKey")(lambda _c, src, _s: src.c.actor_api_key_id.isnot(None))
 
 
-def sku(c: Compiler, sel: Selection, sku_id: Any) -> Expr:
-    """A related SKU (the catalog is readable to whoever may read it: NULL otherwise)."""
-    if not access.catalog_readable(c.p):
-        return sa.null()
-    s = c.alias(catalog_service.skus)
-    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, s.c.id == sku_id))
-
-
-compiles("OrderLine", "sku")(lambda c, src, sel: sku(c, sel, src.c.sku_id))
-compiles("ShipmentLine", "sku")(lambda c, src, sel: sku(c, sel, src.c.sku_id))
+compiles("OrderLine", "sku")(lambda c, src, sel: sku(c, src, sel, "sku_id"))
+compiles("ShipmentLine", "sku")(lambda c, src, sel: sku(c, src, sel, "sku_id"))
 
 
 @compiles("Order", "lines")

@@ -41,8 +41,8 @@ columns(
     code=None, name=None, address=None, format=None, status=None, createdAt=sqljson.iso_datetime,
 )
 columns("Warehouse", id=lambda c: sqljson.gid("Warehouse", c), code=None, name=None, ownerKind=None)
-compiles("Dealer", "region")(lambda c, src, sel: region(c, sel, src.c.region_id))
-compiles("Store", "region")(lambda c, src, sel: region(c, sel, src.c.region_id))
+compiles("Dealer", "region")(lambda c, src, sel: region(c, src, sel, "region_id"))
+compiles("Store", "region")(lambda c, src, sel: region(c, src, sel, "region_id"))
 
 
 def _details(c: Compiler, src: Any) -> Expr:
@@ -70,23 +70,24 @@ def _location(c: Compiler, src: Any, sel: Selection) -> Expr:
     return sa.case((src.c.lat.is_(None), sa.null()), else_=sqljson.json_object(pairs))
 
 
-def dealer(c: Compiler, sel: Selection, dealer_id: Any) -> Expr:
-    """A related dealer as the principal sees it (NULL if none, or not visible)."""
-    return c.one("Dealer", sel, org_service.dealer_select(c.p).where(dealers.c.id == dealer_id))
+def dealer(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    """The dealer ``src``'s column ``fk`` names, as the principal sees it (NULL if none, or not visible)."""
+    return c.related("Dealer", src, sel, fk, lambda ids: org_service.dealer_select(c.p).where(dealers.c.id.in_(ids)))
 
 
-def store(c: Compiler, sel: Selection, store_id: Any) -> Expr:
-    return c.one("Store", sel, org_service.store_select(c.p).where(stores.c.id == store_id))
+def store(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    return c.related("Store", src, sel, fk, lambda ids: org_service.store_select(c.p).where(stores.c.id.in_(ids)))
 
 
-def warehouse(c: Compiler, sel: Selection, warehouse_id: Any) -> Expr:
-    return c.one("Warehouse", sel, org_service.warehouse_select(c.p).where(warehouses.c.id == warehouse_id))
+def warehouse(c: Compiler, src: Any, sel: Selection, fk: str) -> Expr:
+    return c.related("Warehouse", src, sel, fk,
+                     lambda ids: org_service.warehouse_select(c.p).where(warehouses.c.id.in_(ids)))
 
 
-compiles("Dealer", "parent")(lambda c, src, sel: dealer(c, sel, src.c.parent_id))
-compiles("Store", "dealer")(lambda c, src, sel: dealer(c, sel, src.c.dealer_id))
-compiles("Warehouse", "dealer")(lambda c, src, sel: dealer(c, sel, src.c.dealer_id))
-compiles("Warehouse", "store")(lambda c, src, sel: store(c, sel, src.c.store_id))
+compiles("Dealer", "parent")(lambda c, src, sel: dealer(c, src, sel, "parent_id"))
+compiles("Store", "dealer")(lambda c, src, sel: dealer(c, src, sel, "dealer_id"))
+compiles("Warehouse", "dealer")(lambda c, src, sel: dealer(c, src, sel, "dealer_id"))
+compiles("Warehouse", "store")(lambda c, src, sel: store(c, src, sel, "store_id"))
 
 
 @compiles("Store", "warehouse")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.catalog import region
-from ymt_graph.compiled.core import Compiler, NotCompilable, Outer, PageRows, Selection, columns, compiles, money
+from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, money
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.pricing import service as pricing_service
@@ -37,27 +37,8 @@ def _currency(c: Compiler) -> str:
     return c.settings.currency
 
 
-def page_of(src: Any) -> PageRows | None:
-    """The connection page ``src`` is a row of, if any (fields then read the whole page at once)."""
-    return getattr(src, "page", None)
-
-
 def _sub(c: Compiler, stmt: sa.Select[Any]) -> Any:
     return stmt.subquery(f"c{next(c._aliases)}")
-
-
-def per_row(c: Compiler, src: Any, stmt_for: Any, key: str, build: Any) -> Expr:
-    """A value read from ``stmt_for(ids)`` — at most one row per id, keyed by column ``key`` —
-    for the row ``src``: LEFT JOINed once for a whole connection page, else a correlated
-    subquery. ``build(row)`` writes the value from that row (an ``Outer``); NULL without a row."""
-    page = page_of(src)
-    if page is not None:
-        sub = _sub(c, stmt_for(page.ids))
-        page.join(sub, sub.c[key] == src.c.id)
-        row = Outer(sub)
-        return sa.case((row.c[key].is_(None), sa.null()), else_=build(row))
-    sub = _sub(c, stmt_for([src.c.id]))
-    return sa.select(build(Outer(sub))).select_from(sub).scalar_subquery()
 
 
 @compiles("Sku", "guideRetailPrice")
@@ -69,7 +50,7 @@ def _guide(c: Compiler, src: Any, sel: Selection) -> Expr:
     def rows(ids: Any) -> sa.Select[Any]:
         return sa.select(g.c.sku_id, g.c.amount).where(g.c.tenant_id == c.p.tenant_id, g.c.sku_id.in_(ids))
 
-    return per_row(c, src, rows, "sku_id", lambda row: money(c, sel, row.c.amount, _currency(c)))
+    return c.per_row(src, rows, "sku_id", lambda row: money(c, sel, row.c.amount, _currency(c)))
 
 
 def _quantity(q: Any) -> int:
@@ -98,7 +79,7 @@ def _resolved(c: Compiler, src: Any, sel: Selection, *, store: bool) -> Expr:
         runner = _Named({n: row.c[f"next_{n}"] for n in _RUNNER_UP})
         return _price_object(c, sel, row, pricing_service.explain_sql(row.c, runner, quantity))
 
-    return per_row(c, src, winners, "sku_id", build)
+    return c.per_row(src, winners, "sku_id", build)
 
 
 class _Named:
@@ -145,10 +126,10 @@ def _price_limit(c: Compiler, src: Any, sel: Selection) -> Expr:
         code = c.arg_sql("Sku", sel, "regionCode", type_=sa.Text)
         path = sa.select(target.c.path).where(target.c.tenant_id == c.p.tenant_id, target.c.code == code)
         path = path.scalar_subquery()
-    return per_row(c, src, lambda ids: pricing_service.band_query(c.p.tenant_id, ids, path), "sku_id",
+    return c.per_row(src, lambda ids: pricing_service.band_query(c.p.tenant_id, ids, path), "sku_id",
                    lambda row: c.object("PriceLimit", row, sel))
 
 
 compiles("PriceLimit", "floor")(lambda c, src, sel: money(c, sel, src.c.floor, _currency(c)))
 compiles("PriceLimit", "ceiling")(lambda c, src, sel: money(c, sel, src.c.ceiling, _currency(c)))
-compiles("PriceLimit", "region")(lambda c, src, sel: region(c, sel, src.c.region_id))
+compiles("PriceLimit", "region")(lambda c, src, sel: region(c, src, sel, "region_id"))
