@@ -1,0 +1,87 @@
+"""Which read path answers, and what a developer sees of it (YMT_DEBUG_SQL): compilable queries
+are one statement, planned once; anything else — a field without a compiler, a mutation, a
+compiler that fails — takes the resolver path and still answers right."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ymt_graph.compiled import core, runner
+from ymt_graph.db import count_statements
+from ymt_graph.settings import Settings
+
+ADMIN = "admin@demo.example"
+PAGE = "query Page($n: Int!) { skus(first: $n) { edges { node { code category { code } } } } }"
+
+
+@pytest.fixture
+async def debug_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    from ymt_graph.app import create_app
+
+    app = create_app(settings.model_copy(update={"debug_sql": True}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://debug") as c:
+        yield c
+
+
+async def _post(client: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
+                          headers={"Authorization": f"Bearer {token}"})
+    return r.json()
+
+
+async def test_debug_flag_logs_the_path_and_the_sql(
+    debug_client: httpx.AsyncClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    runner.clear_plans()
+    with caplog.at_level(logging.INFO, logger="ymt_graph.compiled"):
+        await _post(debug_client, tokens[ADMIN], PAGE, {"n": 3})
+        await _post(debug_client, tokens[ADMIN], "query Me { me { role } skus(first: 1) { totalCount } }")
+    messages = [r.getMessage() for r in caplog.records if r.name == "ymt_graph.compiled"]
+    compiled = next(m for m in messages if m.startswith("operation Page: compiled in"))
+    assert "SELECT" in compiled and "json_build_object" in compiled
+    assert any(m.startswith("operation Me: resolver path (Query.me)") for m in messages), messages
+
+
+async def test_a_plan_is_built_once_and_reused(
+    debug_client: httpx.AsyncClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture, engine: AsyncEngine
+) -> None:
+    runner.clear_plans()
+    with caplog.at_level(logging.INFO, logger="ymt_graph.compiled"):
+        first = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 2})
+        with count_statements(engine) as counter:
+            second = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 5})
+    built = [r for r in caplog.records if r.getMessage().startswith("operation Page: compiled")]
+    assert len(built) == 1  # the second request's `first` is a parameter of the same statement
+    assert counter.count == 1
+    assert len(first["data"]["skus"]["edges"]) == 2 and len(second["data"]["skus"]["edges"]) == 5
+
+
+async def test_mutations_take_the_resolver_path(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    runner.clear_plans()
+    body = await _post(client, tokens[ADMIN], 'mutation { tokenRefresh(input: {refreshToken: "x"}) { token } }')
+    assert "data" in body
+    assert all(plan is runner._NOT_COMPILABLE or plan is None for plan in runner._plans.values())
+
+
+async def test_a_failing_compiler_costs_the_client_nothing(
+    client: httpx.AsyncClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner.clear_plans()
+
+    def broken(c: Any, src: Any, sel: Any) -> Any:
+        raise RuntimeError("a compiler bug")
+
+    monkeypatch.setitem(core.TYPES["Category"], "code", broken)
+    with caplog.at_level(logging.ERROR, logger="ymt_graph.compiled"):
+        body = await _post(client, tokens[ADMIN], PAGE, {"n": 2})
+    assert "errors" not in body and len(body["data"]["skus"]["edges"]) == 2
+    assert body["data"]["skus"]["edges"][0]["node"]["category"]["code"]
+    assert any("compiling Page failed" in r.getMessage() for r in caplog.records)
+    runner.clear_plans()
