@@ -132,17 +132,26 @@ def partitioned_page_query(
 ) -> sa.Select[Any]:
     """One statement for the first page of many parents' lists (``dealer.stores(first: 5)``
     for a page of dealers): rows carry ``_parent``, ``_total`` (the whole list's size,
-    ignoring ``after``) and ``_rn``."""
+    ignoring ``after``) and ``_rn``. After a cursor, each parent also gets one row before it
+    (``_rn`` 0) that only carries ``_total``: a page past the end still knows the list's size."""
     inner = base.add_columns(
         partition_col.label("_parent"),
         sa.func.count().over(partition_by=partition_col).label("_total"),
     ).subquery("inner")
     cols = [inner.c[k] for k in order.keys]
-    mid = sa.select(inner, sa.func.row_number().over(partition_by=inner.c["_parent"], order_by=cols).label("_rn"))
-    if after is not None:
-        mid = mid.where(sa.tuple_(*cols) > sa.tuple_(*decode_cursor(after, len(cols))))
-    sub = mid.subquery("mid")
-    return sa.select(sub).where(sub.c["_rn"] <= first + 1).order_by(sub.c["_parent"], sub.c["_rn"])
+    if after is None:
+        rank = sa.func.row_number().over(partition_by=inner.c["_parent"], order_by=cols)
+        mid = sa.select(inner, rank.label("_rn"))
+        sub = mid.subquery("mid")
+        return sa.select(sub).where(sub.c["_rn"] <= first + 1).order_by(sub.c["_parent"], sub.c["_rn"])
+    kept = sa.tuple_(*cols) > sa.tuple_(*decode_cursor(after, len(cols)))
+    # Rows after the cursor are numbered 1, 2, …; those before it count down from -1 (the
+    # nearest first), and the nearest one is kept as the parent's carrier of _total (_rn 0).
+    ahead = sa.func.row_number().over(partition_by=(inner.c["_parent"], kept), order_by=cols)
+    behind = sa.func.row_number().over(partition_by=(inner.c["_parent"], kept), order_by=[c.desc() for c in cols])
+    rn = sa.case((kept, ahead), else_=1 - behind)
+    sub = sa.select(inner, rn.label("_rn")).subquery("mid")
+    return sa.select(sub).where(sub.c["_rn"].between(0, first + 1)).order_by(sub.c["_parent"], sub.c["_rn"])
 
 
 @dataclass
@@ -155,10 +164,10 @@ class RowPage:
 
 def split_pages(rows: Sequence[Row[Any]], parents: Sequence[Any]) -> list[RowPage]:
     by_parent: dict[Any, list[Row[Any]]] = {}
+    totals: dict[Any, int] = {}
     for r in rows:
-        by_parent.setdefault(r._mapping["_parent"], []).append(r)
-    out: list[RowPage] = []
-    for parent in parents:
-        prows = by_parent.get(parent, [])
-        out.append(RowPage(rows=prows, total=int(prows[0]._mapping["_total"]) if prows else 0))
-    return out
+        m = r._mapping
+        totals[m["_parent"]] = int(m["_total"])
+        if m["_rn"] > 0:  # _rn 0 only carries the total (see partitioned_page_query)
+            by_parent.setdefault(m["_parent"], []).append(r)
+    return [RowPage(rows=by_parent.get(parent, []), total=totals.get(parent, 0)) for parent in parents]

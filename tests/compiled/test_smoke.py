@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Both, canonical
+from compiled_corpus import Both, canonical
 
 ADMIN, DEALER1 = "admin@demo.example", "dealer1@demo.example"
 

@@ -31,6 +31,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -546,6 +547,8 @@ def coerce_variables(
                 out[name] = coerce_input_value(raw[name], type_)  # type: ignore[arg-type]
             elif var_def.default_value is not None:
                 out[name] = value_from_ast(var_def.default_value, type_)  # type: ignore[arg-type]
+            elif isinstance(type_, GraphQLNonNull):
+                raise NotCompilable(f"${name} is required")
         except GraphQLError as exc:
             raise NotCompilable(f"${name}") from exc
     return out
