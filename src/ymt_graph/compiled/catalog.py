@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.catalog import service as catalog_service
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, compiles_root, plain
+from ymt_graph.compiled.core import Compiler, Filter, NotCompilable, Selection, columns, compiles, compiles_root, plain
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.org import service as org_service
@@ -86,29 +86,14 @@ def _readable(c: Compiler) -> None:
 
 def _filter_clauses(c: Compiler, sel: Selection) -> list[Expr]:
     """``catalog.service.sku_filter_clauses`` with the filter's values as parameters."""
-    f = c.arg("Query", sel, "filter") or {}
-    clauses: list[Expr] = [skus.c.tenant_id == c.p.tenant_id]
-
-    def part(name: str, convert: Any = plain, type_: Any = None) -> Expr:
-        return c.arg_sql("Query", sel, "filter", lambda v: convert((v or {}).get(name)), type_)
-
-    if (f.get("search") or "").strip():
-        # paging.search_clauses, with the term a parameter: LIKE wildcards escaped as
-        # SQLAlchemy's autoescape does ("/" is the escape character).
-        term = part("search", like_escaped, sa.Text)
-        clauses.append(sa.or_(skus.c.code.icontains(term, escape="/"), skus.c.name.icontains(term, escape="/")))
-    if f.get("categoryId") is not None:
-        clauses.append(skus.c.category_id == part("categoryId", lambda g: parse_pk(g, "Category"), sa.BigInteger))
-    if f.get("status") is not None:
-        clauses.append(skus.c.status == part("status", plain, sa.Text))
-    if f.get("orderableBy") is not None:
-        dealer = part("orderableBy", lambda g: parse_pk(g, "Dealer"), sa.BigInteger)
-        clauses.append(orderable_by(c, dealer))
+    f = Filter(c, sel)
+    clauses = [skus.c.tenant_id == c.p.tenant_id, *f.search(skus.c.code, skus.c.name),
+               *f.equal(("status", skus.c.status))]
+    if f.has("categoryId"):
+        clauses.append(skus.c.category_id == f.pk("categoryId", "Category"))
+    if f.has("orderableBy"):
+        clauses.append(orderable_by(c, f.pk("orderableBy", "Dealer")))
     return clauses
-
-
-def like_escaped(term: Any) -> str:
-    return str(term).strip().replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def orderable_by(c: Compiler, dealer_id: Expr) -> Expr:
@@ -134,8 +119,7 @@ def orderable_by(c: Compiler, dealer_id: Expr) -> Expr:
 def _skus(c: Compiler, sel: Selection) -> Expr:
     _readable(c)
     base = catalog_service.sku_select().where(*_filter_clauses(c, sel))
-    order = catalog_service.SKU_ORDER
-    return c.connection("Sku", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    return c.paged("Query", "Sku", sel, base, catalog_service.SKU_ORDER)
 
 
 @compiles_root("sku")

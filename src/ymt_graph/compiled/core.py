@@ -48,6 +48,7 @@ from ymt_graph.access import Principal
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.connection import DEFAULT_PAGE, MAX_PAGE
+from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.paging import Order, decode_cursor
 from ymt_graph.settings import Settings
 
@@ -458,6 +459,11 @@ class Compiler:
         stmt = sa.select(self._object_of(pairs)).select_from(source).group_by(sa.text("()"))
         return stmt.add_cte(limited, nest_here=True).scalar_subquery()
 
+    def paged(self, type_name: str, node_type: str, sel: Selection, base: sa.Select[Any], order: Order) -> Expr:
+        """A connection field of ``type_name`` (``first``/``after`` from its arguments) over ``base``."""
+        first, after = self.first(type_name, sel), self.after(type_name, sel, order)
+        return self.connection(node_type, sel, base, order, first, after)
+
     def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr, rows: PageRows) -> Expr:
         edge_type = self.object_type(f"{node_type}Edge")
         pairs: list[tuple[str, Expr]] = []
@@ -515,6 +521,44 @@ class Compiler:
             return decode
 
         return [self.arg_sql(type_name, sel, "after", key(i), types[i]) for i in range(arity)]
+
+
+def like_escaped(term: Any) -> str:
+    """A search term for ``ILIKE … ESCAPE '/'``: wildcards literal, as SQLAlchemy's autoescape."""
+    return str(term).strip().replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+class Filter:
+    """A list field's ``filter`` argument: whether an entry is set decides the clauses (``has``:
+    not null; ``has_text``: not blank either — search terms and codes); its value comes as SQL."""
+
+    def __init__(self, c: Compiler, sel: Selection, type_name: str = "Query") -> None:
+        self.c, self.sel, self.type_name = c, sel, type_name
+        self.given: dict[str, Any] = c.arg(type_name, sel, "filter") or {}
+
+    def has(self, name: str) -> bool:
+        return self.given.get(name) is not None
+
+    def has_text(self, name: str) -> bool:
+        return bool(str(self.given.get(name) or "").strip())
+
+    def value(self, name: str, convert: Callable[[Any], Any] = plain, type_: Any = None) -> Expr:
+        return self.c.arg_sql(self.type_name, self.sel, "filter", lambda v: convert((v or {}).get(name)), type_)
+
+    def pk(self, name: str, type_name: str) -> Expr:
+        """A global id entry as the primary key it names (0, matching nothing, if it names another type)."""
+        return self.value(name, lambda g: parse_pk(g, type_name), sa.BigInteger)
+
+    def equal(self, *pairs: tuple[str, Any]) -> list[Expr]:
+        """``column == value`` for the entries set (plain values: enums by name, text, numbers)."""
+        return [col == self.value(name, plain, col.type) for name, col in pairs if self.has(name)]
+
+    def search(self, *cols: Any) -> list[Expr]:
+        """``paging.search_clauses`` with the term a parameter."""
+        if not self.has_text("search"):
+            return []
+        term = self.value("search", like_escaped, sa.Text)
+        return [sa.or_(*(col.icontains(term, escape="/") for col in cols))]
 
 
 def _descending(col: Any) -> bool:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.catalog import sku
-from ymt_graph.compiled.core import Compiler, Selection, columns, compiles, compiles_root
+from ymt_graph.compiled.core import Compiler, Filter, Selection, columns, compiles, compiles_root
 from ymt_graph.compiled.org import warehouse
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
@@ -74,25 +74,18 @@ def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
 @compiles_root("stockLevels")
 def _stock_levels(c: Compiler, sel: Selection) -> Expr:
     """``inventory.service.stock_levels_page``: levels at the warehouses the principal sees."""
-    f = c.arg("Query", sel, "filter") or {}
-    lv = stock_levels.c
-
-    def part(name: str, type_name: str) -> Expr:
-        return c.arg_sql("Query", sel, "filter", lambda v: parse_pk((v or {}).get(name), type_name), sa.BigInteger)
-
+    f, lv = Filter(c, sel), stock_levels.c
     clauses: list[Expr] = []
-    if f.get("warehouseId") is not None:
-        clauses.append(lv.warehouse_id == part("warehouseId", "Warehouse"))
-    if f.get("skuId") is not None:
-        clauses.append(lv.sku_id == part("skuId", "Sku"))
-    if f.get("dealerId") is not None:
+    if f.has("warehouseId"):
+        clauses.append(lv.warehouse_id == f.pk("warehouseId", "Warehouse"))
+    if f.has("skuId"):
+        clauses.append(lv.sku_id == f.pk("skuId", "Sku"))
+    if f.has("dealerId"):
         w = c.alias(warehouses)
         clauses.append(lv.warehouse_id.in_(sa.select(w.c.id).where(
-            w.c.tenant_id == c.p.tenant_id, w.c.dealer_id == part("dealerId", "Dealer"))))
-    below = f.get("belowReorderPoint")
-    if below is not None:
+            w.c.tenant_id == c.p.tenant_id, w.c.dealer_id == f.pk("dealerId", "Dealer"))))
+    if f.has("belowReorderPoint"):
         clause = inventory_service.below_reorder_point(lv)
-        clauses.append(clause if below else sa.not_(clause))
+        clauses.append(clause if f.given["belowReorderPoint"] else sa.not_(clause))
     base = inventory_service.level_select(c.p).where(*clauses)
-    order = inventory_service.LEVEL_ORDER
-    return c.connection("StockLevel", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    return c.paged("Query", "StockLevel", sel, base, inventory_service.LEVEL_ORDER)

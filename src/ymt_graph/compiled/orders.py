@@ -11,7 +11,17 @@ import sqlalchemy as sa
 
 from ymt_graph.compiled import sqljson
 from ymt_graph.compiled.catalog import sku
-from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, compiles_root, money, plain
+from ymt_graph.compiled.core import (
+    Compiler,
+    Filter,
+    NotCompilable,
+    Selection,
+    columns,
+    compiles,
+    compiles_root,
+    money,
+    plain,
+)
 from ymt_graph.compiled.org import dealer, store, warehouse
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.ids import decode_gid
@@ -125,31 +135,20 @@ def _buyer_pk(kind: str) -> Any:
 
 @compiles_root("orders")
 def _orders(c: Compiler, sel: Selection) -> Expr:
-    f = c.arg("Query", sel, "filter") or {}
-    o = orders.c
-
-    def part(name: str, convert: Any = plain, type_: Any = None) -> Expr:
-        return c.arg_sql("Query", sel, "filter", lambda v: convert((v or {}).get(name)), type_)
-
-    clauses: list[Expr] = []
-    if f.get("status") is not None:
-        clauses.append(o.status == part("status", plain, sa.Text))
-    if f.get("buyerId") is not None:
-        clauses.append(sa.or_(o.buyer_dealer_id == part("buyerId", _buyer_pk("Dealer"), sa.BigInteger),
-                              o.buyer_store_id == part("buyerId", _buyer_pk("Store"), sa.BigInteger)))
-    if f.get("sellerId") is not None:
-        clauses.append(o.seller_dealer_id == part("sellerId", lambda g: parse_pk(g, "Dealer"), sa.BigInteger))
-    if f.get("from") is not None:
-        clauses.append(o.created_at >= part("from", plain, sa.DateTime(timezone=True)))
-    if f.get("to") is not None:
-        clauses.append(o.created_at < part("to", plain, sa.DateTime(timezone=True)))
-    if (f.get("search") or "").strip():
-        from ymt_graph.compiled.catalog import like_escaped
-
-        clauses.append(o.number.icontains(part("search", like_escaped, sa.Text), escape="/"))
+    f, o = Filter(c, sel), orders.c
+    when = sa.DateTime(timezone=True)
+    clauses = [*f.equal(("status", o.status)), *f.search(o.number)]
+    if f.has("buyerId"):
+        clauses.append(sa.or_(o.buyer_dealer_id == f.value("buyerId", _buyer_pk("Dealer"), sa.BigInteger),
+                              o.buyer_store_id == f.value("buyerId", _buyer_pk("Store"), sa.BigInteger)))
+    if f.has("sellerId"):
+        clauses.append(o.seller_dealer_id == f.pk("sellerId", "Dealer"))
+    if f.has("from"):
+        clauses.append(o.created_at >= f.value("from", plain, when))
+    if f.has("to"):
+        clauses.append(o.created_at < f.value("to", plain, when))
     base = orders_service.scoped_orders(c.p).where(*clauses)
-    order = orders_service.ORDER_ORDER
-    return c.connection("Order", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    return c.paged("Query", "Order", sel, base, orders_service.ORDER_ORDER)
 
 
 @compiles_root("order")

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.catalog import like_escaped, region
+from ymt_graph.compiled.catalog import region
 from ymt_graph.compiled.core import (
     Compiler,
+    Filter,
     NotCompilable,
     Selection,
     columns,
@@ -96,99 +97,64 @@ def _store_warehouse(c: Compiler, src: Any, sel: Selection) -> Expr:
     return c.one("Warehouse", sel, base.order_by(*org_service.WAREHOUSE_ORDER.columns))
 
 
-def _nested(c: Compiler, type_name: str, node_type: str, sel: Selection, base: sa.Select[Any], order: Any) -> Expr:
-    return c.connection(node_type, sel, base, order, c.first(type_name, sel), c.after(type_name, sel, order))
-
-
 @compiles("Dealer", "children")
 def _children(c: Compiler, src: Any, sel: Selection) -> Expr:
     base = org_service.dealer_select(c.p).where(dealers.c.parent_id == src.c.id)
-    return _nested(c, "Dealer", "Dealer", sel, base, org_service.DEALER_ORDER)
+    return c.paged("Dealer", "Dealer", sel, base, org_service.DEALER_ORDER)
 
 
 @compiles("Dealer", "stores")
 def _stores(c: Compiler, src: Any, sel: Selection) -> Expr:
     base = org_service.store_select(c.p).where(stores.c.dealer_id == src.c.id)
-    return _nested(c, "Dealer", "Store", sel, base, org_service.STORE_ORDER)
+    return c.paged("Dealer", "Store", sel, base, org_service.STORE_ORDER)
 
 
 @compiles("Dealer", "warehouses")
 def _warehouses(c: Compiler, src: Any, sel: Selection) -> Expr:
     base = org_service.warehouse_select(c.p).where(warehouses.c.dealer_id == src.c.id,
                                                    warehouses.c.owner_kind == "DEALER")
-    return _nested(c, "Dealer", "Warehouse", sel, base, org_service.WAREHOUSE_ORDER)
+    return c.paged("Dealer", "Warehouse", sel, base, org_service.WAREHOUSE_ORDER)
 
 
 # ---- roots -------------------------------------------------------------------------------------
 
 
-def _filter(c: Compiler, sel: Selection) -> tuple[dict[str, Any], Any]:
-    f = c.arg("Query", sel, "filter") or {}
-
-    def part(name: str, convert: Any = plain, type_: Any = None) -> Expr:
-        return c.arg_sql("Query", sel, "filter", lambda v: convert((v or {}).get(name)), type_)
-
-    return f, part
-
-
-def _search(f: dict[str, Any], part: Any, *cols: Any) -> list[Expr]:
-    if not (f.get("search") or "").strip():
+def _in_region(c: Compiler, f: Filter, region_id: Any) -> list[Expr]:
+    if not f.given.get("regionCode"):  # as the resolver path: an empty code filters nothing
         return []
-    term = part("search", like_escaped, sa.Text)
-    return [sa.or_(*(col.icontains(term, escape="/") for col in cols))]
-
-
-def _in_region(c: Compiler, f: dict[str, Any], part: Any, region_id: Any) -> list[Expr]:
-    if not f.get("regionCode"):
-        return []
-    return [org_service.in_region_subtree(region_id, c.p.tenant_id, part("regionCode", plain, sa.Text))]
-
-
-def _equal(f: dict[str, Any], part: Any, pairs: list[tuple[str, Any, Any, Any]]) -> list[Expr]:
-    return [col == part(name, convert, type_) for name, col, convert, type_ in pairs if f.get(name) is not None]
-
-
-def _pk(type_name: str) -> Any:
-    return lambda g: parse_pk(g, type_name)
+    return [org_service.in_region_subtree(region_id, c.p.tenant_id, f.value("regionCode", plain, sa.Text))]
 
 
 @compiles_root("dealers")
 def _dealers(c: Compiler, sel: Selection) -> Expr:
-    f, part = _filter(c, sel)
-    d = dealers.c
-    clauses = _search(f, part, d.code, d.name) + _equal(f, part, [
-        ("level", d.level, plain, sa.Integer), ("tier", d.tier, plain, sa.Text),
-        ("status", d.status, plain, sa.Text), ("parentId", d.parent_id, _pk("Dealer"), sa.BigInteger),
-    ]) + _in_region(c, f, part, d.region_id)
-    base = org_service.dealer_select(c.p).where(*clauses)
-    order = org_service.DEALER_ORDER
-    return c.connection("Dealer", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    f, d = Filter(c, sel), dealers.c
+    clauses = [*f.search(d.code, d.name), *f.equal(("level", d.level), ("tier", d.tier), ("status", d.status)),
+               *_in_region(c, f, d.region_id)]
+    if f.has("parentId"):
+        clauses.append(d.parent_id == f.pk("parentId", "Dealer"))
+    return c.paged("Query", "Dealer", sel, org_service.dealer_select(c.p).where(*clauses), org_service.DEALER_ORDER)
 
 
 @compiles_root("stores")
 def _stores_root(c: Compiler, sel: Selection) -> Expr:
-    f, part = _filter(c, sel)
-    s = stores.c
-    clauses = _search(f, part, s.code, s.name) + _equal(f, part, [
-        ("dealerId", s.dealer_id, _pk("Dealer"), sa.BigInteger), ("status", s.status, plain, sa.Text),
-        ("format", s.format, plain, sa.Text),
-    ]) + _in_region(c, f, part, s.region_id)
-    base = org_service.store_select(c.p).where(*clauses)
-    order = org_service.STORE_ORDER
-    return c.connection("Store", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    f, s = Filter(c, sel), stores.c
+    clauses = [*f.search(s.code, s.name), *f.equal(("status", s.status), ("format", s.format)),
+               *_in_region(c, f, s.region_id)]
+    if f.has("dealerId"):
+        clauses.append(s.dealer_id == f.pk("dealerId", "Dealer"))
+    return c.paged("Query", "Store", sel, org_service.store_select(c.p).where(*clauses), org_service.STORE_ORDER)
 
 
 @compiles_root("warehouses")
 def _warehouses_root(c: Compiler, sel: Selection) -> Expr:
-    f, part = _filter(c, sel)
-    w = warehouses.c
-    clauses = _equal(f, part, [
-        ("ownerKind", w.owner_kind, plain, sa.Text), ("dealerId", w.dealer_id, _pk("Dealer"), sa.BigInteger),
-        ("storeId", w.store_id, _pk("Store"), sa.BigInteger),
-    ])
+    f, w = Filter(c, sel), warehouses.c
+    clauses = f.equal(("ownerKind", w.owner_kind))
+    if f.has("dealerId"):
+        clauses.append(w.dealer_id == f.pk("dealerId", "Dealer"))
+    if f.has("storeId"):
+        clauses.append(w.store_id == f.pk("storeId", "Store"))
     base = org_service.warehouse_select(c.p).where(*clauses)
-    order = org_service.WAREHOUSE_ORDER
-    return c.connection("Warehouse", sel, base, order, c.first("Query", sel), c.after("Query", sel, order))
+    return c.paged("Query", "Warehouse", sel, base, org_service.WAREHOUSE_ORDER)
 
 
 def one_by_id_or_code(c: Compiler, sel: Selection, type_name: str, base: sa.Select[Any], table: sa.Table) -> Expr:
@@ -197,7 +163,7 @@ def one_by_id_or_code(c: Compiler, sel: Selection, type_name: str, base: sa.Sele
     if len(given) != 1:
         raise NotCompilable("exactly one of id, code")
     if given == ["id"]:
-        key = table.c.id == c.arg_sql("Query", sel, "id", _pk(type_name), sa.BigInteger)
+        key = table.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, type_name), sa.BigInteger)
     else:
         key = table.c.code == c.arg_sql("Query", sel, "code", plain, sa.Text)
     return c.one(type_name, sel, base.where(key))

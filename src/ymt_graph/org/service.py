@@ -127,7 +127,7 @@ class WarehouseFilter:
     store_id: int | None = None
 
 
-def in_region_subtree(region_id_col: Any, tenant_id: int, region_code: str) -> sa.ColumnElement[bool]:
+def in_region_subtree(region_id_col: Any, tenant_id: int, region_code: Any) -> sa.ColumnElement[bool]:
     # Aliases, so the enclosing query's own join to regions never correlates with these.
     root_r, inside_r = regions.alias("filter_root"), regions.alias("filter_inside")
     root = sa.select(root_r.c.path).where(root_r.c.tenant_id == tenant_id, root_r.c.code == region_code)
