@@ -83,7 +83,8 @@ from ymt_graph.graph.ids import encode_gid
 from ymt_graph.paging import encode_cursor
 
 # Examples per run (YMT_CORPUS_EXAMPLES overrides it, to explore further by hand).
-EXAMPLES = int(os.environ.get("YMT_CORPUS_EXAMPLES", "300"))
+# Each example runs as every demo role.
+EXAMPLES = int(os.environ.get("YMT_CORPUS_EXAMPLES", "400"))
 # At least this share of the generated operations must be answered by the compiled path, else the
 # generator is not exercising it.
 MIN_COMPILED = 0.8
@@ -468,7 +469,11 @@ async def test_generated_operations_agree(data: st.DataObject, env: Env) -> None
     doc = data.draw(env.generated, label="generated")
     rewriter = Rewriter(env.schema, env.pools, data.draw)
     query, variables = rewriter.operation(doc)
-    role = data.draw(st.sampled_from(ROLES), label="role")
+    for role in ROLES:
+        await _check_as(env, rewriter, query, variables, role)
+
+
+async def _check_as(env: Env, rewriter: Rewriter, query: str, variables: Any, role: str) -> None:
     outcome = await env.both.trace(query, variables, env.tokens[role])
     REPORT.add("test_generated", query, role, outcome)
     STATS["runs"] += 1
@@ -487,7 +492,6 @@ async def test_generated_operations_agree(data: st.DataObject, env: Env) -> None
         print(f"\nEXAMPLE as {role} (compiled: {outcome.compiled}, {outcome.why}):\n{query}\n{variables}")
     found = problems(outcome, expect_compiled=False, tolerate_known_mismatches=True)
     assert not found, f"as {role}:\nquery: {query}\nvariables: {variables}\n" + "\n".join(found)
-
 
 def test_generated_operations_went_compiled() -> None:
     """Most generated operations must have been answered by the compiled path."""
