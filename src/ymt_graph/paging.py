@@ -48,6 +48,17 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     return values
 
 
+def _fits(column: Any, value: Any) -> bool:
+    """Whether a cursor key has its sort column's type (a forged cursor is bad input, not a
+    database error)."""
+    type_ = getattr(column, "element", column).type
+    if isinstance(type_, sa.Integer):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(type_, sa.String):
+        return isinstance(value, str)
+    return value is not None
+
+
 @dataclass(frozen=True)
 class Order:
     """A list's order: sort columns, the last one unique (usually the id)."""
@@ -58,7 +69,15 @@ class Order:
     def after_clause(self, cursor: str | None) -> ColumnElement[bool] | None:
         if cursor is None:
             return None
-        return sa.tuple_(*self.columns) > sa.tuple_(*decode_cursor(cursor, len(self.columns)))
+        return sa.tuple_(*self.columns) > sa.tuple_(*self.cursor_values(cursor))
+
+    def cursor_values(self, cursor: str) -> list[Any]:
+        """The sort keys a cursor holds, each of its column's type (else bad input)."""
+        values = decode_cursor(cursor, len(self.columns))
+        for column, value in zip(self.columns, values, strict=True):
+            if not _fits(column, value):
+                raise BadInput("Invalid cursor.", field="after")
+        return values
 
     def cursor_of(self, row: Row[Any]) -> str:
         mapping = row._mapping
@@ -78,9 +97,7 @@ class _NewestFirst(Order):
     def after_clause(self, cursor: str | None) -> ColumnElement[bool] | None:
         if cursor is None:
             return None
-        (last,) = decode_cursor(cursor, 1)
-        if not isinstance(last, int):
-            raise BadInput("Invalid cursor.", field="after")
+        (last,) = self.cursor_values(cursor)
         return sa.cast(self.id_column < last, sa.Boolean)
 
 
@@ -144,7 +161,7 @@ def partitioned_page_query(
         mid = sa.select(inner, rank.label("_rn"))
         sub = mid.subquery("mid")
         return sa.select(sub).where(sub.c["_rn"] <= first + 1).order_by(sub.c["_parent"], sub.c["_rn"])
-    kept = sa.tuple_(*cols) > sa.tuple_(*decode_cursor(after, len(cols)))
+    kept = sa.tuple_(*cols) > sa.tuple_(*order.cursor_values(after))
     # Rows after the cursor are numbered 1, 2, …; those before it count down from -1 (the
     # nearest first), and the nearest one is kept as the parent's carrier of _total (_rn 0).
     ahead = sa.func.row_number().over(partition_by=(inner.c["_parent"], kept), order_by=cols)
