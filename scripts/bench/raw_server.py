@@ -271,6 +271,14 @@ def _sql_text(stmt: Any) -> str:
     return "(" + str(stmt.compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"literal_binds": True})) + ")"
 
 
+def _money(amount_sql: str, currency: str, with_currency: bool = True) -> Json:
+    """A Money object; NUMERIC(18,2) as text is what str(Decimal) writes ("1999.00")."""
+    fields: list[tuple[str, Json]] = [("amount", _quoted(f"{amount_sql}::text"))]
+    if with_currency:
+        fields.append(("currency", _lit(orjson.dumps(currency).decode())))
+    return _object(*fields)
+
+
 def _when(condition: str, doc: Json) -> Json:
     """``doc`` when ``condition`` holds, else JSON null (a null condition gives null too)."""
     return [(False, f"(case when {condition} then {_render(doc)} else 'null' end)")]
@@ -314,10 +322,7 @@ def dealer_page_sql(p: Principal, currency: str, after: bool) -> str:
     keyset = "and (s.code, s.id) > ($6::varchar, $7::bigint)" if after else ""
 
     def money(amount_sql: str, with_currency: bool = True) -> Json:
-        fields: list[tuple[str, Json]] = [("amount", _quoted(f"{amount_sql}::text"))]  # NUMERIC(18,2): "1999.00"
-        if with_currency:
-            fields.append(("currency", _lit(orjson.dumps(currency).decode())))
-        return _object(*fields)
+        return _money(amount_sql, currency, with_currency)
 
     node = _object(
         ("id", _quoted(_gid("Sku", "e.id"))),
@@ -565,10 +570,7 @@ def sku_page_sql(p: Principal, currency: str, after: bool) -> str:
         return _sql_text(sa.exists().where(w.c.id == warehouse_id, scope(p, w, org.dealers, org.stores, org.regions)))
 
     def money(amount_sql: str, with_currency: bool = True) -> Json:
-        fields: list[tuple[str, Json]] = [("amount", _quoted(f"{amount_sql}::text"))]
-        if with_currency:
-            fields.append(("currency", _lit(orjson.dumps(currency).decode())))
-        return _object(*fields)
+        return _money(amount_sql, currency, with_currency)
 
     def code_name(prefix: str) -> Json:
         return _object(("code", _string(f"e.{prefix}_code")), ("name", _string(f"e.{prefix}_name")))
