@@ -11,9 +11,8 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.catalog import service as catalog_service
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.core import Compiler, Filter, NotCompilable, Selection, columns, compiles, compiles_root, plain
+from ymt_graph.compiled.core import Compiler, Filter, NotCompilable, Selection, columns, compiles, compiles_root
 from ymt_graph.compiled.sqljson import Expr
-from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.org import service as org_service
 
 skus, categories, product_models = catalog_service.skus, catalog_service.categories, catalog_service.product_models
@@ -125,12 +124,4 @@ def _skus(c: Compiler, sel: Selection) -> Expr:
 @compiles_root("sku")
 def _sku(c: Compiler, sel: Selection) -> Expr:
     _readable(c)
-    given = [name for name in ("id", "code") if c.arg("Query", sel, name) is not None]
-    if len(given) != 1:
-        raise NotCompilable("sku needs exactly one of id, code")  # the resolver path's error
-    s = c.alias(skus)
-    if given == ["id"]:
-        key = s.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, "Sku"), sa.BigInteger)
-    else:
-        key = s.c.code == c.arg_sql("Query", sel, "code", plain, sa.Text)
-    return c.one("Sku", sel, sa.select(s).where(s.c.tenant_id == c.p.tenant_id, key))
+    return c.by_id_or_key("Sku", sel, sa.select(skus).where(skus.c.tenant_id == c.p.tenant_id), skus)

@@ -327,6 +327,21 @@ class Compiler:
         sub = stmt.limit(1).subquery(f"c{next(self._aliases)}")
         return sa.select(self.object(type_name, Outer(sub), sel)).select_from(sub).scalar_subquery()
 
+    def by_id_or_key(
+        self, type_name: str, sel: Selection, base: sa.Select[Any], table: Any, key: str = "code",
+        normalize: Callable[[Any], Any] = plain,
+    ) -> Expr:
+        """``sku(id|code)``-style roots: exactly one of ``id`` and ``key`` (else the resolver path
+        answers the error), the row of ``base`` it names, as ``type_name``."""
+        given = [name for name in ("id", key) if self.arg("Query", sel, name) is not None]
+        if len(given) != 1:
+            raise NotCompilable(f"exactly one of id, {key}")
+        if given == ["id"]:
+            match = table.c.id == self.arg_sql("Query", sel, "id", lambda g: parse_pk(g, type_name), sa.BigInteger)
+        else:
+            match = table.c[key] == self.arg_sql("Query", sel, key, normalize, sa.Text)
+        return self.one(type_name, sel, base.where(match))
+
     def per_row(
         self, src: Any, rows_for: Callable[[Any], sa.Select[Any]], key: str, build: Callable[[Any], Expr],
         on: str = "id",

@@ -14,7 +14,6 @@ from ymt_graph.compiled.catalog import sku
 from ymt_graph.compiled.core import (
     Compiler,
     Filter,
-    NotCompilable,
     Selection,
     columns,
     compiles,
@@ -25,7 +24,6 @@ from ymt_graph.compiled.core import (
 from ymt_graph.compiled.org import dealer, store, warehouse
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.ids import decode_gid
-from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.orders import service as orders_service
 from ymt_graph.shipping import service as shipping_service
 
@@ -153,11 +151,5 @@ def _orders(c: Compiler, sel: Selection) -> Expr:
 
 @compiles_root("order")
 def _order(c: Compiler, sel: Selection) -> Expr:
-    given = [name for name in ("id", "number") if c.arg("Query", sel, name) is not None]
-    if len(given) != 1:
-        raise NotCompilable("exactly one of id, number")
-    if given == ["id"]:
-        key = orders.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, "Order"), sa.BigInteger)
-    else:
-        key = orders.c.number == c.arg_sql("Query", sel, "number", lambda n: str(n).strip().upper(), sa.Text)
-    return c.one("Order", sel, orders_service.scoped_orders(c.p).where(key))
+    return c.by_id_or_key("Order", sel, orders_service.scoped_orders(c.p), orders, key="number",
+                          normalize=lambda n: str(n).strip().upper())

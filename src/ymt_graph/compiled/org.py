@@ -24,7 +24,6 @@ from ymt_graph.compiled.core import (
     plain,
 )
 from ymt_graph.compiled.sqljson import Expr
-from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.org import service as org_service
 
 dealers, stores, warehouses, regions = (org_service.dealers, org_service.stores, org_service.warehouses,
@@ -157,17 +156,5 @@ def _warehouses_root(c: Compiler, sel: Selection) -> Expr:
     return c.paged("Query", "Warehouse", sel, base, org_service.WAREHOUSE_ORDER)
 
 
-def one_by_id_or_code(c: Compiler, sel: Selection, type_name: str, base: sa.Select[Any], table: sa.Table) -> Expr:
-    """``dealer(id|code)``-style roots: exactly one of the two, else the resolver path's error."""
-    given = [name for name in ("id", "code") if c.arg("Query", sel, name) is not None]
-    if len(given) != 1:
-        raise NotCompilable("exactly one of id, code")
-    if given == ["id"]:
-        key = table.c.id == c.arg_sql("Query", sel, "id", lambda g: parse_pk(g, type_name), sa.BigInteger)
-    else:
-        key = table.c.code == c.arg_sql("Query", sel, "code", plain, sa.Text)
-    return c.one(type_name, sel, base.where(key))
-
-
-compiles_root("dealer")(lambda c, sel: one_by_id_or_code(c, sel, "Dealer", org_service.dealer_select(c.p), dealers))
-compiles_root("store")(lambda c, sel: one_by_id_or_code(c, sel, "Store", org_service.store_select(c.p), stores))
+compiles_root("dealer")(lambda c, sel: c.by_id_or_key("Dealer", sel, org_service.dealer_select(c.p), dealers))
+compiles_root("store")(lambda c, sel: c.by_id_or_key("Store", sel, org_service.store_select(c.p), stores))
