@@ -79,6 +79,7 @@ class PageRows:
     def __init__(self, rows: Any) -> None:
         self.rows = rows
         self.joins: list[tuple[Any, Any]] = []
+        self.shared: dict[Any, Any] = {}  # share key -> a derived table already joined
 
     def values(self, column: str = "id") -> sa.Select[Any]:
         return sa.select(self.rows.c[column])
@@ -344,16 +345,21 @@ class Compiler:
 
     def per_row(
         self, src: Any, rows_for: Callable[[Any], sa.Select[Any]], key: str, build: Callable[[Any], Expr],
-        on: str = "id",
+        on: str = "id", share: Any = None,
     ) -> Expr:
         """A value read from ``rows_for(values)`` — at most one row per value of ``src``'s column
         ``on``, matched on its column ``key`` — for the row ``src``: one LEFT JOIN for a whole
         connection page, else a correlated subquery. ``build(row)`` writes the value from the row
-        found (an ``Outer``); NULL when there is none."""
+        found (an ``Outer``); NULL when there is none. Fields giving the same ``share`` key read
+        the same rows: the page joins them once."""
         page: PageRows | None = getattr(src, "page", None)
         if page is not None:
-            sub = rows_for(page.values(on)).subquery(f"c{next(self._aliases)}")
-            page.join(sub, sub.c[key] == src.c[on])
+            sub = page.shared.get(share) if share is not None else None
+            if sub is None:
+                sub = rows_for(page.values(on)).subquery(f"c{next(self._aliases)}")
+                page.join(sub, sub.c[key] == src.c[on])
+                if share is not None:
+                    page.shared[share] = sub
             row = Outer(sub)
             return sa.case((row.c[key].is_(None), sa.null()), else_=build(row))
         sub = rows_for([src.c[on]]).subquery(f"c{next(self._aliases)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from graphql import print_ast
 
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
@@ -48,6 +49,13 @@ def _warehouse_arg(c: Compiler, sel: Selection) -> Expr:
     return c.arg_sql("Sku", sel, "warehouseId", lambda g: parse_pk(g, "Warehouse"), sa.BigInteger)
 
 
+def _same_levels(sel: Selection) -> Any:
+    """``available`` and ``stockLevel`` at the same warehouse (the same literal or variable) read
+    the same stock levels: the page joins them once."""
+    node = next((a.value for a in sel.node.arguments or () if a.name.value == "warehouseId"), None)
+    return ("stock_levels", print_ast(node) if node is not None else None)
+
+
 def _levels(c: Compiler, wid: Expr) -> Any:
     lv = stock_levels
 
@@ -60,14 +68,16 @@ def _levels(c: Compiler, wid: Expr) -> Any:
 @compiles("Sku", "available")
 def _available(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    units = c.per_row(src, _levels(c, wid), "sku_id", lambda row: row.c.on_hand - row.c.reserved)
+    units = c.per_row(src, _levels(c, wid), "sku_id", lambda row: row.c.on_hand - row.c.reserved,
+                      share=_same_levels(sel))
     return sa.case((seen_warehouse(c, wid, access.availability_scope), sa.func.coalesce(units, 0)), else_=sa.null())
 
 
 @compiles("Sku", "stockLevel")
 def _stock_level(c: Compiler, src: Any, sel: Selection) -> Expr:
     wid = _warehouse_arg(c, sel)
-    level = c.per_row(src, _levels(c, wid), "sku_id", lambda row: c.object("StockLevel", row, sel))
+    level = c.per_row(src, _levels(c, wid), "sku_id", lambda row: c.object("StockLevel", row, sel),
+                      share=_same_levels(sel))
     return sa.case((seen_warehouse(c, wid), level), else_=sa.null())
 
 
