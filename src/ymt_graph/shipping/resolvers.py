@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ymt_graph.aftersales.types import claims_of_order, load_order
 from ymt_graph.graph.connection import Connection, check_first, page_connection, selects
 from ymt_graph.graph.context import Context, Info
 from ymt_graph.graph.errors import bad_input
-from ymt_graph.graph.ids import decode_gid
 from ymt_graph.graph.inputs import enum_value, given, pk_filter
 from ymt_graph.graph.mutation import attempt, parse_pk
 from ymt_graph.graph.node import from_row, register_loaded_node
-from ymt_graph.orders.service import BuyerRef
+from ymt_graph.orders.resolvers import parse_buyer
 from ymt_graph.shipping import service
 from ymt_graph.shipping.loaders import ShippingLoaders
 from ymt_graph.shipping.types import (
@@ -32,17 +32,6 @@ from ymt_graph.shipping.types import (
 register_loaded_node("Shipment", ShippingLoaders, "shipment", from_row(Shipment.from_row))
 
 
-def _buyer(gid: Any) -> BuyerRef | None:
-    """A buyer filter: a dealer's or a store's id; anything else matches nothing."""
-    gid = given(gid)
-    if gid is None:
-        return None
-    decoded = decode_gid(gid)
-    if decoded is not None and decoded[0] == "Store":
-        return BuyerRef.store(decoded[1])
-    return BuyerRef.dealer(decoded[1] if decoded is not None and decoded[0] == "Dealer" else 0)
-
-
 def _optional_pk(gid: strawberry.ID | None, type_name: str) -> int | None:
     return parse_pk(gid, type_name) if gid is not None else None
 
@@ -50,6 +39,13 @@ def _optional_pk(gid: strawberry.ID | None, type_name: str) -> int | None:
 async def _reload(ctx: Context, shipment_id: int) -> Shipment | None:
     row = await ctx.loaders(ShippingLoaders).shipment.load(shipment_id)
     return Shipment.from_row(row) if row else None
+
+
+async def _shipment_change(ctx: Context, work: Callable[[AsyncConnection], Awaitable[int]]) -> ShipmentPayload:
+    done = await attempt(ctx, work)
+    if done.error:
+        return ShipmentPayload(user_errors=done.user_errors(ShippingUserError))
+    return ShipmentPayload(shipment=await _reload(ctx, done.value))
 
 
 @strawberry.type
@@ -64,7 +60,7 @@ class ShippingQuery:
         f = filter or ShipmentFilter()
         sf = service.ShipmentFilter(
             order_id=pk_filter(f.order_id, "Order"),
-            buyer=_buyer(f.buyer_id),
+            buyer=parse_buyer(f.buyer_id) if given(f.buyer_id) is not None else None,
             status=enum_value(f.status),
             tracking_number=given(f.tracking_number),
         )
@@ -106,10 +102,7 @@ class ShippingMutation:
             note=input.note,
             idempotency_key=input.idempotency_key,
         )
-        done = await attempt(ctx, lambda conn: service.create_shipment(conn, p, req))
-        if done.error:
-            return ShipmentPayload(user_errors=done.user_errors(ShippingUserError))
-        return ShipmentPayload(shipment=await _reload(ctx, done.value))
+        return await _shipment_change(ctx, lambda conn: service.create_shipment(conn, p, req))
 
     @strawberry.mutation(description="Record a tracking step (PICKED, IN_TRANSIT with a location, "
                          "OUT_FOR_DELIVERY, DELIVERED). When every shipment of a fully shipped order is "
@@ -125,10 +118,7 @@ class ShippingMutation:
             note=input.note,
             estimated_arrival=input.estimated_arrival,
         )
-        done = await attempt(ctx, lambda conn: service.add_event(conn, p, req))
-        if done.error:
-            return ShipmentPayload(user_errors=done.user_errors(ShippingUserError))
-        return ShipmentPayload(shipment=await _reload(ctx, done.value))
+        return await _shipment_change(ctx, lambda conn: service.add_event(conn, p, req))
 
     @strawberry.mutation(description="The buyer confirms, once, what arrived per order line (received, short, "
                          "damaged) of a SHIPPED or DELIVERED order: received goods enter its warehouse, short or "
