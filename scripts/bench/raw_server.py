@@ -667,62 +667,74 @@ def order_list_sql(p: Principal, after: bool) -> str:
     first, compiled once; per order, ``buyer`` and ``seller`` are dealers under
     ``access.dealer_scope``, ``buyerStore`` a store under ``access.store_scope`` (null when not
     visible, as the loaders answer), ``lines`` (by id, each with its SKU when the catalog is
-    readable) and ``shipments`` (by id) aggregated with json_agg."""
+    readable) and ``shipments`` (by id) aggregated as JSON text, like ``sku_page_sql``."""
     o = order_service.orders
     page = order_service.scoped_orders(p)
     if after:
         page = page.where(o.c.id < sa.literal_column("$3::bigint"))
     page_sql = _sql_text(page.order_by(o.c.id.desc()).limit(sa.literal_column("$2::int", sa.Integer) + 1))
 
-    def dealer_ref(alias: str, id_sql: str, fields: str) -> str:
+    def dealer_ref(alias: str, id_sql: str, fields: Json) -> Json:
+        """A dealer the principal sees (``access.dealer_scope``), else null."""
         d, r = org.dealers.alias(alias), org.regions.alias(f"{alias}r")
         scope = _sql_text(access.dealer_scope(p, d, r))
-        return (
-            f"(select json_build_object({fields}) from dealers {alias} join regions {alias}r "
-            f"on {alias}r.id = {alias}.region_id where {alias}.id = {id_sql} and {scope})"
-        )
+        return [(False, f"coalesce((select {_render(fields)} from dealers {alias} join regions {alias}r "
+                        f"on {alias}r.id = {alias}.region_id where {alias}.id = {id_sql} and {scope}), 'null')")]
 
     st = org.stores.alias("ol_st")
     store_scope = _sql_text(access.store_scope(p, st, org.dealers, org.regions))
-    buyer_store = (
-        "(select json_build_object('code', ol_st.code) from stores ol_st join regions ol_str "
-        f"on ol_str.id = ol_st.region_id where ol_st.id = o.buyer_store_id and {store_scope})"
-    )
-    sku = (
-        "case when s.id is null then null else json_build_object('code', s.code, 'name', s.name) end"
+    buyer_store: Json = [(False, f"""coalesce((select {_render(_object(("code", _string("ol_st.code"))))}
+        from stores ol_st join regions ol_str on ol_str.id = ol_st.region_id
+        where ol_st.id = o.buyer_store_id and {store_scope}), 'null')""")]
+    sku: Json = (
+        _when("s.id is not null", _object(("code", _string("s.code")), ("name", _string("s.name"))))
         if access.catalog_readable(p)
-        else "null::json"
+        else _lit("null")
     )
-    lines = f"""(select coalesce(json_agg(json_build_object(
-                    'quantity', l.quantity,
-                    'unitPrice', json_build_object('amount', l.unit_price::text),
-                    'lineTotal', json_build_object('amount', l.line_total::text),
-                    'sku', {sku}) order by l.id), '[]'::json)
+    line = _object(
+        ("quantity", _scalar("l.quantity")),
+        ("unitPrice", _object(("amount", _quoted("l.unit_price::text")))),
+        ("lineTotal", _object(("amount", _quoted("l.line_total::text")))),
+        ("sku", sku),
+    )
+    lines: Json = [(False, f"""(select '[' || coalesce(string_agg({_render(line)}, ',' order by l.id), '') || ']'
                  from order_lines l left join skus s on s.id = l.sku_id and s.tenant_id = $1::bigint
-                 where l.order_id = o.id)"""
-    shipments = f"""(select coalesce(json_agg(json_build_object(
-                    'number', sh.number, 'status', sh.status, 'carrier', sh.carrier,
-                    'trackingNumber', sh.tracking_number,
-                    'estimatedArrival', {_iso_datetime("sh.estimated_arrival")}) order by sh.id), '[]'::json)
-                 from shipments sh where sh.order_id = o.id)"""
-    node = f"""json_build_object(
-        'id', {_gid("Order", "o.id")}, 'number', o.number, 'status', o.status,
-        'createdAt', {_iso_datetime("o.created_at")},
-        'total', json_build_object('amount', o.total::text, 'currency', o.currency),
-        'buyer', {dealer_ref("ol_bd", "o.buyer_dealer_id", "'code', ol_bd.code, 'name', ol_bd.name")},
-        'buyerStore', {buyer_store},
-        'seller', {dealer_ref("ol_sd", "o.seller_dealer_id", "'code', ol_sd.code")},
-        'lines', {lines},
-        'shipments', {shipments})"""
+                 where l.order_id = o.id)""")]
+    shipment = _object(
+        ("number", _string("sh.number")),
+        ("status", _string("sh.status")),
+        ("carrier", _nullable("sh.carrier")),
+        ("trackingNumber", _nullable("sh.tracking_number")),
+        ("estimatedArrival", [(False, f"""coalesce('"' || {_iso_datetime("sh.estimated_arrival")} || '"', 'null')""")]),
+    )
+    shipments: Json = [(False, f"""(select '[' || coalesce(string_agg({_render(shipment)}, ',' order by sh.id), '')
+                 || ']' from shipments sh where sh.order_id = o.id)""")]
+    node = _object(
+        ("id", _quoted(_gid("Order", "o.id"))),
+        ("number", _string("o.number")),
+        ("status", _string("o.status")),
+        ("createdAt", _quoted(_iso_datetime("o.created_at"))),
+        ("total", _object(("amount", _quoted("o.total::text")), ("currency", _string("o.currency")))),
+        ("buyer", dealer_ref("ol_bd", "o.buyer_dealer_id",
+                             _object(("code", _string("ol_bd.code")), ("name", _string("ol_bd.name"))))),
+        ("buyerStore", buyer_store),
+        ("seller", dealer_ref("ol_sd", "o.seller_dealer_id", _object(("code", _string("ol_sd.code"))))),
+        ("lines", lines),
+        ("shipments", shipments),
+    )
     cursor = _b64url("convert_to('[' || o.id::text || ']', 'UTF8')")  # paging.encode_cursor([id])
+    on_page = "filter (where o.rn <= $2::int)"
+    end_cursor = f"(array_agg({cursor} order by o.rn desc) {on_page})[1]"
+    edges = f"coalesce(string_agg({_render(_object(('node', node)))}, ',' order by o.rn) {on_page}, '')"
+    orders = _object(
+        ("edges", [*_lit("["), (False, edges), *_lit("]")]),
+        ("pageInfo", _object(
+            ("hasNextPage", _scalar("count(*) > $2::int")),
+            ("endCursor", [(False, f"""coalesce('"' || {end_cursor} || '"', 'null')""")]),
+        )),
+    )
     return f"""
-        select convert_to(json_build_object('data', json_build_object('orders', json_build_object(
-            'edges', coalesce(
-                json_agg(json_build_object('node', {node}) order by o.rn) filter (where o.rn <= $2::int), '[]'::json),
-            'pageInfo', json_build_object(
-                'hasNextPage', count(*) > $2::int,
-                'endCursor', (array_agg({cursor} order by o.rn desc) filter (where o.rn <= $2::int))[1])
-        )))::text, 'UTF8')
+        select convert_to({_render(_object(("data", _object(("orders", orders)))))}, 'UTF8')
         from (select so.*, row_number() over (order by so.id desc) as rn from {page_sql} so) o"""
 
 
@@ -749,13 +761,21 @@ class UserStatements:
             raise Forbidden("This user may not read the catalog.")
         args = (self.tenant_id, first, dealer_id, warehouse_id)
         if after is None:
-            return bytes(await self.pool.fetchval(self.sku_first, *args))
-        return bytes(await self.pool.fetchval(self.sku_after, *args, *after))
+            return bytes(await self.pool.fetchval(sized(self.sku_first, first), *args))
+        return bytes(await self.pool.fetchval(sized(self.sku_after, first), *args, *after))
 
     async def order_list(self, first: int, after: int | None) -> bytes:
         if after is None:
-            return bytes(await self.pool.fetchval(self.orders_first, self.tenant_id, first))
-        return bytes(await self.pool.fetchval(self.orders_after, self.tenant_id, first, after))
+            return bytes(await self.pool.fetchval(sized(self.orders_first, first), self.tenant_id, first))
+        return bytes(await self.pool.fetchval(sized(self.orders_after, first), self.tenant_id, first, after))
+
+
+@functools.lru_cache(maxsize=1024)
+def sized(sql: str, first: int) -> str:
+    """The statement with its page size written into the LIMIT, as the API's compiled path does
+    (``compiled.core.page_size_variables``): PostgreSQL keeps one generic plan per prepared
+    statement and, with ``LIMIT $2``, plans for a tenth of the rows."""
+    return sql.replace("LIMIT $2::int + 1", f"LIMIT {int(first)} + 1")
 
 
 # --- request handling ------------------------------------------------------------------

@@ -41,11 +41,13 @@ async def test_debug_flag_logs_the_path_and_the_sql(
     runner.clear_plans()
     with caplog.at_level(logging.INFO, logger="ymt_graph.compiled"):
         await _post(debug_client, tokens[ADMIN], PAGE, {"n": 3})
-        await _post(debug_client, tokens[ADMIN], "query Me { me { role } skus(first: 1) { totalCount } }")
+        await _post(debug_client, tokens[ADMIN],
+                    "query Me { me { role user { email } } skus(first: 1) { totalCount } }")
     messages = [r.getMessage() for r in caplog.records if r.name == "ymt_graph.compiled"]
     compiled = next(m for m in messages if m.startswith("operation Page: compiled in"))
-    assert "SELECT" in compiled and "json_build_object" in compiled
-    assert any(m.startswith("operation Me: resolver path (Query.me)") for m in messages), messages
+    assert "SELECT" in compiled and "convert_to" in compiled
+    # Me.user is the person: no compiler (a plan serves everyone acting as the principal).
+    assert any(m.startswith("operation Me: resolver path (Me.user)") for m in messages), messages
 
 
 async def test_a_plan_is_built_once_and_reused(
@@ -55,11 +57,16 @@ async def test_a_plan_is_built_once_and_reused(
     with caplog.at_level(logging.INFO, logger="ymt_graph.compiled"):
         first = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 2})
         with count_statements(engine) as counter:
-            second = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 5})
+            again = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 2})
+        # Another page size is another plan: `first` is written into the SQL (the planner's LIMIT).
+        other = await _post(debug_client, tokens[ADMIN], PAGE, {"n": 5})
+        await _post(debug_client, tokens[ADMIN], PAGE, {"n": 5})
     built = [r for r in caplog.records if r.getMessage().startswith("operation Page: compiled")]
-    assert len(built) == 1  # the second request's `first` is a parameter of the same statement
+    assert len(built) == 2, [r.getMessage()[:80] for r in built]
+    assert "LIMIT 2 + 1" in built[0].getMessage() and "LIMIT 5 + 1" in built[1].getMessage()
     assert counter.count == 1
-    assert len(first["data"]["skus"]["edges"]) == 2 and len(second["data"]["skus"]["edges"]) == 5
+    assert first == again and len(first["data"]["skus"]["edges"]) == 2
+    assert len(other["data"]["skus"]["edges"]) == 5
 
 
 async def test_mutations_take_the_resolver_path(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:

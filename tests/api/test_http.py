@@ -130,8 +130,8 @@ async def test_internal_errors_are_masked_with_request_id(
         raise RuntimeError("secret detail: SELECT password_hash FROM users")
 
     monkeypatch.setattr(catalog_service, "skus_page", broken)
-    # `me` is not compiled: the query takes the resolver path, where skus_page is broken.
-    r = await client.post("/graphql", json={"query": "{ me { role } skus { totalCount } }"},
+    # `Me.user` is not compiled: the query takes the resolver path, where skus_page is broken.
+    r = await client.post("/graphql", json={"query": "{ me { user { id } } skus { totalCount } }"},
                           headers={"Authorization": f"Bearer {tokens[ADMIN]}", "X-Request-Id": "req-123"})
     err = r.json()["errors"][0]
     assert err["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-123"}

@@ -31,6 +31,7 @@ from graphql import (
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
+    get_named_type,
     parse,
     visit,
 )
@@ -290,6 +291,34 @@ def missing_fields(schema: GraphQLSchema, document: DocumentNode | str, operatio
 
     visit(doc, TypeInfoVisitor(info, Check()))
     return missing
+
+
+# The demo logins whose view of accounts (``access.user_scope``) does not name their own account:
+# only for them do operations showing a ``User`` compile (a plan serves everyone acting as one
+# principal, see ``ymt_graph.compiled.people``); the others take the resolver path by design.
+ACCOUNTS_COMPILE_FOR = frozenset({"admin@demo.example", "analyst@demo.example"})
+
+
+def shows_accounts(schema: GraphQLSchema, document: DocumentNode | str, operation_name: str | None = None) -> bool:
+    """Whether the operation selects a ``User`` (an actor): those compile only for principals
+    whose view of accounts does not depend on who the person is (``compiled.people``)."""
+    doc = parse(document) if isinstance(document, str) else document
+    if operation_name is not None:
+        doc = DocumentNode(definitions=tuple(
+            d for d in doc.definitions
+            if not isinstance(d, OperationDefinitionNode) or (d.name is not None and d.name.value == operation_name)))
+    info = TypeInfo(schema)
+    found = False
+
+    class Check(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            type_ = info.get_type()
+            if type_ is not None and get_named_type(type_).name == "User":
+                found = True
+
+    visit(doc, TypeInfoVisitor(info, Check()))
+    return found
 
 
 # -- the report -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ymt_graph.settings import Settings
 
 # The shipping tests' helpers (demo parties, orderable priced SKUs with stock, placing orders).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shipping"))
-from ship_helpers import ADMIN, Ship, place_order, ship
+from ship_helpers import ADMIN, SUB1, Ship, place_order, ship
 
 __all__ = ["Both", "canonical", "ship"]  # (ship: a fixture; Both, canonical: test_smoke's old import)
 
@@ -70,8 +70,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 async def _make_orders(engine: AsyncEngine, ship: Ship) -> None:
     """Orders in several states: D0001 buying from HQ (one partly shipped and in transit, one
-    delivered and received, one cancelled), its sub-dealer buying from it (shipped), and a store
-    of D0001 buying from it."""
+    delivered and received, one cancelled, one of a serial-tracked SKU received with units short:
+    claims), its sub-dealer buying from it (shipped, received with a damaged unit: a claim), and
+    a store of D0001 buying from it."""
     from ymt_graph.catalog import service as catalog_service
     from ymt_graph.inventory import service as inventory_service
     from ymt_graph.orders import service as orders
@@ -102,8 +103,24 @@ async def _make_orders(engine: AsyncEngine, ship: Ship) -> None:
     o3 = await place_order(engine, ship, {b: qb}, "compiled-3")
     async with engine.begin() as conn:
         await orders.cancel(conn, admin, o3.id, "changed plans")
+    # The serial-tracked SKU too: shipped by serial and delivered; received with one unit of each
+    # line short (two claims: one naming the serial that did not arrive, in details.missingSerials).
+    t, vins = ship.tracked, ship.vins[:2]
+    o5 = await place_order(engine, ship, {b: qb, t: 2}, "compiled-5")
+    async with engine.begin() as conn:
+        sid = await shipping.create_shipment(conn, admin, shipping.ShipmentRequest(o5.id, "京东物流", (
+            shipping.ShipLine(None, b, qb), shipping.ShipLine(None, t, 2, tuple(vins))), tracking_number="JD3001"))
+        await shipping.add_event(conn, admin, shipping.EventRequest(sid, k.DELIVERED))
+    async with engine.begin() as conn:
+        await shipping.receive(conn, admin, shipping.ReceiveRequest(o5.id, (
+            shipping.ReceiveLine(None, b, qb - 1, short=1),
+            shipping.ReceiveLine(None, t, 1, short=1, serials=(vins[0],), note="一台未到")), note="少一台"))
     o4 = await place_order(engine, ship, {a: qa, c_: qc}, "compiled-4", buyer="D0001-01")
     await shipment(o4.id, {a: qa, c_: qc}, "YT2001", [k.PICKED])
+    # The sub-dealer receives D0001's shipment with a damaged unit (a claim D0001 sees as the seller).
+    async with engine.begin() as conn:
+        await shipping.receive(conn, ship.p(SUB1), shipping.ReceiveRequest(o4.id, (
+            shipping.ReceiveLine(None, a, qa), shipping.ReceiveLine(None, c_, qc - 1, damaged=1, note="外箱破损"))))
     # A store of D0001 buys what D0001 prices for its stores and has in stock.
     async with engine.begin() as conn:
         store_id = (await conn.execute(sa.text("SELECT id FROM stores WHERE code = 'S00001'"))).scalar_one()
@@ -164,6 +181,7 @@ async def world(engine: AsyncEngine, ship: Ship) -> World:
             "WHERE w.code IN ('W-HQ-EAST', 'W-D0001') ORDER BY l.id LIMIT 3")
         models = await rows("SELECT id, code FROM product_models ORDER BY code LIMIT 2")
         users = await rows("SELECT id FROM users ORDER BY id LIMIT 2")
+        claim_rows = await rows("SELECT id, number FROM claims ORDER BY id")
         tracked = (await c.execute(sa.text("SELECT code FROM skus WHERE id = :s"), {"s": ship.tracked})).scalar_one()
     orders_ = [(encode_gid("Order", r.id), r.number) for r in order_rows]
     shipments = [(encode_gid("Shipment", r.id), r.number, r.tracking_number) for r in shipment_rows]
@@ -174,11 +192,13 @@ async def world(engine: AsyncEngine, ship: Ship) -> World:
         "StockLevel": [encode_gid("StockLevel", r.id) for r in levels],
         "ProductModel": [encode_gid("ProductModel", r.id) for r in models],
         "User": [encode_gid("User", r.id) for r in users],
+        "Claim": [encode_gid("Claim", r.id) for r in claim_rows],
     }
     codes = {
         "Dealer": list(dealers), "Warehouse": list(warehouses), "Store": list(stores), "Sku": [c for _, c in skus],
         "Category": list(categories), "Region": regions, "Order": [n for _, n in orders_],
         "Shipment": [n for _, n, _ in shipments], "PriceList": [r.code for r in price_lists],
         "ProductModel": [r.code for r in models],
+        "Claim": [r.number for r in claim_rows],
     }
     return World(dealers, warehouses, stores, skus, categories, regions, orders_, shipments, ids, codes, tracked)

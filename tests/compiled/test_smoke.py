@@ -33,3 +33,37 @@ async def test_catalog_page(both: Both, tokens: dict[str, str], gql: Any) -> Non
             assert canonical(fast) == canonical(slow)
             assert statements == 1
             after = slow["data"]["skus"]["pageInfo"]["endCursor"]
+
+
+SHIPPING_PAGE = """query ShippingPage($after: String) {
+  shipments(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+    edges { node { number lines { quantity serials } order { number receipt { lines { shipped received short damaged
+      serials } } claims { number serials missingSerials } } } } }
+  claims(first: 10) { totalCount edges { node { number quantity shortQuantity damagedQuantity serials missingSerials
+    order { number } } } }
+  me { role tenant { code } dealer { code } store { code } } }"""
+
+
+async def test_shipping_pages(both: Both, tokens: dict[str, str], world: Any) -> None:
+    """Shipments paged with their orders' receipts and claims, the claims and ``me``: one statement
+    per page, the same bodies as the resolver path, and the world's claims are seen by whom they
+    concern (HQ all three; the sub-dealer the one of its order; D0001 its own two and its buyer's)."""
+    seen: dict[str, int] = {}
+    for role in (ADMIN, DEALER1, "subdealer1@demo.example", "dealer2@demo.example"):
+        after, pages = None, 0
+        while True:
+            fast, slow, statements = await both.run(SHIPPING_PAGE, {"after": after}, tokens[role])
+            assert "errors" not in slow, slow
+            assert canonical(fast) == canonical(slow)
+            assert statements == 1
+            pages += 1
+            info = slow["data"]["shipments"]["pageInfo"]
+            if not info["hasNextPage"] or pages > 5:
+                break
+            after = info["endCursor"]
+        seen[role] = slow["data"]["claims"]["totalCount"]
+        if role == ADMIN:
+            claims = [e["node"] for e in slow["data"]["claims"]["edges"]]
+            assert sorted(len(c["missingSerials"]) for c in claims) == [0, 0, 1]
+            assert sum(c["damagedQuantity"] for c in claims) == 1
+    assert seen == {ADMIN: 3, DEALER1: 3, "subdealer1@demo.example": 1, "dealer2@demo.example": 0}

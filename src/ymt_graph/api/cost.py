@@ -502,7 +502,11 @@ class QueryCost(SchemaExtension):
             return
         if subscription or not settings.rate_limits_on:
             return
-        self.throttle = await BUCKETS.take(settings, bucket_key(ctx), cost)
+        prepaid, ctx.prepaid = ctx.prepaid, None
+        if prepaid is not None and prepaid[0] == cost:
+            self.throttle = prepaid[1]  # the view's fast path took it already (api/view.py)
+        else:
+            self.throttle = await BUCKETS.take(settings, bucket_key(ctx), cost)
         if self.throttle is not None and not self.throttle.taken:
             self.refused = True
             ec.pre_execution_errors = [rate_limited(cost, self.throttle)]
@@ -510,14 +514,19 @@ class QueryCost(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:
             return {}
-        return {"cost": {
-            "requestedQueryCost": self.cost,
-            "actualQueryCost": None if self.refused else self.cost,
-            "throttleStatus": self.throttle.status() if self.throttle is not None else None,
-        }}
+        return {"cost": cost_report(self.cost, self.refused, self.throttle)}
+
+
+def cost_report(cost: int, refused: bool, throttle: Throttle | None) -> dict[str, Any]:
+    """``extensions.cost`` of an operation that was priced."""
+    return {
+        "requestedQueryCost": cost,
+        "actualQueryCost": None if refused else cost,
+        "throttleStatus": throttle.status() if throttle is not None else None,
+    }
 
 
 __all__ = [
     "BUCKETS", "CONNECTION_COST", "LIST_SIZE", "MUTATION_COST", "Buckets", "CostCache", "QueryCost",
-    "Throttle", "bucket_key", "cost_variables", "operation_cost",
+    "Throttle", "bucket_key", "cost_report", "cost_variables", "operation_cost",
 ]

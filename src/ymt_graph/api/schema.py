@@ -31,7 +31,7 @@ from strawberry.types import ExecutionContext
 from ymt_graph.api.cost import CostCache, QueryCost
 from ymt_graph.api.errors import ErrorShaping, log_errors, shape
 from ymt_graph.api.executor import FastExecutionContext
-from ymt_graph.compiled.runner import CompiledReads
+from ymt_graph.compiled.runner import CompiledReads, KnownDocuments
 from ymt_graph.graph.node import NodeQuery
 
 # The capability centres, in schema order. Each has ``resolvers.py`` with ``<Name>Query``,
@@ -93,6 +93,11 @@ def _closes_socket(error: GraphQLError) -> bool:
 
 
 class YmtSchema(strawberry.Schema):
+    # Shared with the view's fast path (api/view.py): the cost cache ``QueryCost`` prices with,
+    # and the documents the compiled path has answered.
+    costs: CostCache
+    known_documents: KnownDocuments
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         log_errors(errors, execution_context)
 
@@ -104,7 +109,7 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
     costs = CostCache(maxsize=CACHE_SIZE)
-    return YmtSchema(
+    schema = YmtSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -124,6 +129,9 @@ def build_schema(max_depth: int = 12, max_tokens: int = 4000, max_aliases: int =
             lambda: QueryCost(costs),
         ],
     )
+    schema.costs = costs
+    schema.known_documents = KnownDocuments(maxsize=CACHE_SIZE)
+    return schema
 
 
 def schema_sdl() -> str:

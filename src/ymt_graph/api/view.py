@@ -1,5 +1,17 @@
 """The HTTP/WebSocket view: strawberry's ASGI GraphQL with our context, JSON and status rules.
 
+**Fast path.** A query the compiled path has answered before (``compiled.runner.KnownDocuments``:
+parsed, valid, within the depth/alias/token limits, a query), asked again over POST
+``application/json`` or GET by a principal whose plan for it (and for this shape of variables) is
+cached, skips strawberry's request pipeline (``GraphQLView._fast``): the request is priced with the
+same ``CostCache``, charged to the same bucket, answered by the same ``runner.answer`` and written as
+the same bytes (``{"data": …, "extensions": {"cost": …}}``) with the same HTTP rules, request id and
+metrics. Anything else — first sight of a document or of a plan, a cost over the maximum, an
+unusual body — goes the normal way, untouched. A request the fast path began but cannot finish
+(bucket short, the statement failing) is handed to the normal path with what was done
+(``Context.prepaid``, ``Context.compiled_outcome``), so nothing is charged or run twice: it then
+answers exactly as it would have.
+
 A websocket (graphql-transport-ws) gets one Context for the connection, like an HTTP request gets
 one for the request: its principal comes from the upgrade request's ``Authorization`` header, or
 from ``connection_init``'s payload ``{"authorization": "Bearer <token>"}`` (which wins; browsers
@@ -25,18 +37,36 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from ymt_graph.api.auth import authenticate
+from ymt_graph.api.cost import BUCKETS, Throttle, bucket_key, cost_report
 from ymt_graph.api.errors import shape
 from ymt_graph.api.metrics import ERRORS, LATENCY, REQUESTS
+from ymt_graph.compiled import runner
+from ymt_graph.compiled.runner import KnownDocuments
 from ymt_graph.db import RequestDb, fetch_records, get_engine
 from ymt_graph.graph.context import Context
 from ymt_graph.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+_REQUESTS: dict[int, Any] = {}  # REQUESTS' child per status code
+
+
+def _floatless(value: Any) -> bool:
+    """No float in these JSON values. orjson reads an integer beyond 64 bits as a float where json
+    (strawberry's reader) keeps the int: a request with a float is left to the normal path."""
+    kind = type(value)
+    if kind is float:
+        return False
+    if kind is dict:
+        return all(_floatless(v) for v in value.values())
+    if kind is list:
+        return all(_floatless(v) for v in value)
+    return True
 
 
 class SocketDb(RequestDb):
@@ -62,6 +92,9 @@ class SocketContext(Context):
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # Known compiled reads skip strawberry's pipeline (module docstring); off: every request takes it.
+    fast_path = True
+
     def __init__(self, schema: Any, settings: Settings) -> None:
         super().__init__(
             schema,
@@ -72,6 +105,9 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         assert settings.database_url is not None
         self.engine = get_engine(settings.database_url, settings.db_pool_size)
+        # The fast path writes plain JSON responses only: no streaming transports configured.
+        self._fast_ok = not self._stream_transport_map and not self.multipart_uploads_enabled
+        self._json_types: dict[str | None, bool] = {}
 
     async def make_context(self, request: Any, *, socket: bool = False) -> Context:
         db = SocketDb(self.engine) if socket else RequestDb(self.engine)
@@ -108,23 +144,102 @@ class GraphQLView(GraphQL[Context, None]):
         request = Request(scope, receive)
         ctx = await self.make_context(request)
         try:
-            response = await self.run(request, context=ctx)
+            response = await self._fast(request, ctx) if self.fast_path and self._fast_ok else None
+            if response is None:
+                response = await self.run(request, context=ctx)
         except HTTPException as exc:
             response = PlainTextResponse(exc.reason, status_code=exc.status_code)
         finally:
             await ctx.db.close()
         self._apply_http_rules(request, response)
         response.headers["x-request-id"] = ctx.request_id
-        REQUESTS.labels(str(response.status_code)).inc()
+        counter = _REQUESTS.get(response.status_code)
+        if counter is None:
+            counter = _REQUESTS[response.status_code] = REQUESTS.labels(str(response.status_code))
+        counter.inc()
         LATENCY.observe(time.perf_counter() - started)
         await response(scope, receive, send)
+
+    async def _fast(self, request: Request, ctx: Context) -> Response | None:
+        """The response to a known compiled read, or None: the normal path answers (see the module
+        docstring). Up to the bucket nothing here has an effect; past it, a request that cannot be
+        finished here leaves what it did in ``ctx`` for the normal path."""
+        known_documents = getattr(self.schema, "known_documents", None)
+        settings = ctx.settings
+        if not isinstance(known_documents, KnownDocuments) or ctx.principal is None or not settings.compiled_reads:
+            return None
+        method = request.method
+        if method == "POST":
+            if not self._is_json(request.headers.get("content-type")):
+                return None
+            body = await request.body()
+        elif method != "GET" or request.query_params.get("query") is None:
+            return None  # GraphiQL, a bad request, another method: strawberry's to answer
+        try:
+            # Values the normal path would read alike: where orjson (stricter than json) refuses
+            # a body, the normal path reads it and answers whatever it answers; numbers: below.
+            data = orjson.loads(body) if method == "POST" else self.parse_query_params(request.query_params)
+            if type(data) is not dict:
+                return None
+            query, name = data.get("query"), data.get("operationName")
+            variables, extensions = data.get("variables"), data.get("extensions")
+            if (type(query) is not str or (name is not None and type(name) is not str)
+                    or (variables is not None and (type(variables) is not dict or not _floatless(variables)))
+                    or (extensions is not None and type(extensions) is not dict)):
+                return None
+            known = known_documents.get(query, name)
+            if known is None:
+                return None
+            ymt_schema: Any = self.schema
+            schema = ymt_schema._schema
+            cost = ymt_schema.costs.cost(schema, known.document, query, known.operation_name, variables)
+            if cost > settings.max_query_cost:
+                return None
+            found = runner.cached(schema, known.document, query, known.operation_name, variables, ctx,
+                                  known.query_digest)
+            if found is None:
+                return None
+        except Exception:  # the normal path meets it too, and answers it its way
+            return None
+        # From here on as QueryCost._limit and CompiledReads.on_execute do it.
+        throttle: Throttle | None = None
+        if settings.rate_limits_on:
+            throttle = await BUCKETS.take(settings, bucket_key(ctx), cost)
+            if throttle is not None and not throttle.taken:
+                ctx.prepaid = (cost, throttle)  # RATE_LIMITED, 429: the normal path writes it
+                return None
+        try:
+            answered = await runner.answer(schema, known.document, query, known.operation_name, variables, ctx,
+                                           found=found)
+        except Exception as exc:
+            answered, ctx.compiled_outcome = None, (exc,)
+        else:
+            if answered is None:
+                ctx.compiled_outcome = (None,)  # the resolver path answers
+        if answered is None:
+            ctx.prepaid = (cost, throttle) if settings.rate_limits_on else None
+            return None
+        content = self.encode_json({"data": orjson.Fragment(answered),
+                                    "extensions": {"cost": cost_report(cost, False, throttle)}})
+        return Response(content, status_code=200, media_type="application/json")
+
+    def _is_json(self, content_type: str | None) -> bool:
+        """Whether strawberry reads this body as JSON (``parse_http_body``'s test)."""
+        found = self._json_types.get(content_type)
+        if found is None:
+            found = "application/json" in parse_content_type(content_type or "")[0]
+            if len(self._json_types) < 64:
+                self._json_types[content_type] = found
+        return found
 
     def _apply_http_rules(self, request: Request, response: Response) -> None:
         """GraphQL-over-HTTP: a client asking for application/graphql-response+json gets it,
         and a request that never reached execution (parse/validation) answers 4xx. A throttled
         one (RATE_LIMITED, API.md "Limits and cost") answers 429 + Retry-After whatever was asked
         for, so that clients and proxies back off."""
-        retry_after = getattr(request.state, "retry_after", None)
+        # request.state, read without building it: its values live in scope["state"].
+        state = request.scope.get("state") or {}
+        retry_after = state.get("retry_after")
         if retry_after is not None:
             response.status_code = 429
             response.headers["retry-after"] = str(retry_after)
@@ -132,7 +247,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         response.media_type = GRAPHQL_RESPONSE
         response.headers["content-type"] = GRAPHQL_RESPONSE
-        if getattr(request.state, "not_executed", False) and retry_after is None:
+        if state.get("not_executed", False) and retry_after is None:
             response.status_code = 400
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

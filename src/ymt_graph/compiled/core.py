@@ -2,7 +2,7 @@
 
 Each compilable GraphQL object type registers, per field, a function that gives the field's
 value as SQL over the row of its object (``src``: a table alias or subquery). Objects become
-``json_build_object`` (keys in selection order), nested objects and lists correlated scalar
+JSON text (``sqljson.json_object``, keys in selection order), nested objects and lists correlated scalar
 subqueries, connections one subquery each (``connection``). Argument values that come from
 variables become bind parameters, filled per request by ``getters``; everything else about
 the statement — which clauses exist, which fields — is fixed by the document, the principal
@@ -167,9 +167,29 @@ def _snake(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
 
-def variables_shape(value: Any) -> Any:
+def page_size_variables(document: DocumentNode) -> frozenset[str]:
+    """The variables a document gives as a list's ``first``. Their values are part of a plan's
+    key and written into its SQL: PostgreSQL keeps one generic plan per statement, and with
+    ``LIMIT $n`` it must guess the page size (a tenth of the rows), then joins a page of 100
+    SKUs to its prices, stock and bands as if it had 7 rows, by nested loops. A client uses
+    one or two page sizes, so this costs a few plans, each built once."""
+    found: set[str] = set()
+
+    class Finder(Visitor):
+        def enter_argument(self, node: Any, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                found.add(node.value.name.value)
+
+    visit(document, Finder())
+    return frozenset(found)
+
+
+def variables_shape(value: Any, exact: frozenset[str] = frozenset()) -> Any:
     """What of the variables a statement's structure may depend on (its cache key): null or
-    not, blank string or not, booleans, list lengths, and the same inside input objects."""
+    not, blank string or not, booleans, list lengths, and the same inside input objects; the
+    values themselves of the variables named in ``exact`` (``page_size_variables``)."""
+    if exact and isinstance(value, dict):
+        return tuple(sorted((k, ("=", repr(v)) if k in exact else variables_shape(v)) for k, v in value.items()))
     if value is None:
         return None
     if isinstance(value, bool):
@@ -211,6 +231,7 @@ class Compiler:
         variables: Mapping[str, Any],
         principal: Principal,
         settings: Settings,
+        exact: frozenset[str] = frozenset(),
     ) -> None:
         self.schema = schema
         self.operation = operation
@@ -218,6 +239,7 @@ class Compiler:
         self.variables = variables
         self.p = principal
         self.settings = settings
+        self.exact = exact  # variables whose values are part of the plan's key: written in
         self.getters: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
         self._params = itertools.count()
         self._aliases = itertools.count()
@@ -239,7 +261,7 @@ class Compiler:
                 raise NotCompilable(f"Query.{sel.name}")
             pairs.append((sel.key, compile_root(self, sel)))
         # UTF-8 bytes, as the response carries them: no decoding and re-encoding on the way.
-        return sa.select(sa.func.convert_to(sa.cast(self._object_of(pairs), sa.Text), "UTF8"))
+        return sa.select(sa.func.convert_to(self._object_of(pairs), "UTF8"))
 
     # ---- selections -------------------------------------------------------------------------
 
@@ -315,8 +337,6 @@ class Compiler:
         return self._object_of(pairs)
 
     def _object_of(self, pairs: list[tuple[str, Expr]]) -> Expr:
-        if len(pairs) > 50:
-            raise NotCompilable("more than 50 fields in one selection")
         return sqljson.json_object(pairs)
 
     def alias(self, table: sa.FromClause) -> Any:
@@ -375,8 +395,8 @@ class Compiler:
     def many(self, type_name: str, sel: Selection, stmt: sa.Select[Any], order: Sequence[str]) -> Expr:
         """A nested list (never null: ``[]`` when empty), in ``order`` (columns of ``stmt``)."""
         sub = stmt.subquery(f"c{next(self._aliases)}")
-        agg = sa.func.json_agg(self.object(type_name, Outer(sub), sel)).aggregate_order_by(*(sub.c[k] for k in order))
-        return sa.select(sa.func.coalesce(agg, sa.literal_column("'[]'::json"))).select_from(sub).scalar_subquery()
+        items = sqljson.json_array(self.object(type_name, Outer(sub), sel), [sub.c[k] for k in order])
+        return sa.select(items).select_from(sub).scalar_subquery()
 
     # ---- arguments --------------------------------------------------------------------------
 
@@ -426,6 +446,9 @@ class Compiler:
                 raise NotCompilable("first out of range")  # the resolver path answers the error
             return n
 
+        node = next((a.value for a in sel.node.arguments or () if a.name.value == "first"), None)
+        if isinstance(node, VariableNode) and node.name.value in self.exact:
+            return sa.literal(check(self.arg(type_name, sel, "first")), sa.Integer)
         return self.arg_sql(type_name, sel, "first", check, sa.Integer)
 
     def connection(
@@ -497,8 +520,7 @@ class Compiler:
                 pairs.append((w.key, self.object(node_type, Outer(pg, rows), w)))
             else:
                 raise NotCompilable(f"{edge_type.name}.{w.name}")
-        agg = sa.func.json_agg(self._object_of(pairs)).aggregate_order_by(pg.c["_rn"]).filter(in_page)
-        return sa.func.coalesce(agg, sa.literal_column("'[]'::json"))
+        return sqljson.json_array(self._object_of(pairs), [pg.c["_rn"]], in_page)
 
     def _page_info(self, sel: Selection, pg: Any, cur: Expr, in_page: Expr, first: Expr, has_after: bool) -> Expr:
         info_type = self.object_type("PageInfo")

@@ -22,6 +22,7 @@ from ymt_graph.compiled.core import (
     plain,
 )
 from ymt_graph.compiled.org import dealer, store, warehouse
+from ymt_graph.compiled.people import user
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.ids import decode_gid
 from ymt_graph.orders import service as orders_service
@@ -50,6 +51,7 @@ compiles("Order", "buyerStore")(lambda c, src, sel: store(c, src, sel, "buyer_st
 compiles("Order", "seller")(lambda c, src, sel: dealer(c, src, sel, "seller_dealer_id"))
 compiles("Order", "buyerWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "buyer_warehouse_id"))
 compiles("Order", "sellerWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "seller_warehouse_id"))
+compiles("Order", "submittedBy")(lambda c, src, sel: user(c, src, sel, "submitted_by_user_id"))
 
 columns("OrderLine", id=lambda c: sqljson.gid("OrderLine", c), quantity=None)
 compiles("OrderLine", "unitPrice")(lambda c, src, sel: money(c, sel, src.c.unit_price, src.c.currency))
@@ -61,6 +63,7 @@ compiles("OrderEvent", "at")(lambda _c, src, _s: sqljson.iso_datetime(src.c.crea
 compiles("OrderEvent", "bySystem")(
     lambda _c, src, _s: sa.and_(src.c.actor_user_id.is_(None), src.c.actor_api_key_id.is_(None)))
 compiles("OrderEvent", "viaApiKey")(lambda _c, src, _s: src.c.actor_api_key_id.isnot(None))
+compiles("OrderEvent", "actor")(lambda c, src, sel: user(c, src, sel, "actor_user_id"))
 
 columns(
     "Shipment",
@@ -71,13 +74,15 @@ columns(
 compiles("Shipment", "shippedAt")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
 compiles("Shipment", "fromWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "from_warehouse_id"))
 compiles("Shipment", "toWarehouse")(lambda c, src, sel: warehouse(c, src, sel, "to_warehouse_id"))
+compiles("Shipment", "shippedBy")(lambda c, src, sel: user(c, src, sel, "created_by_user_id"))
 columns("ShipmentLine", quantity=None)
 compiles("ShipmentLine", "orderLineId")(lambda _c, src, _s: sqljson.gid("OrderLine", src.c.order_line_id))
-compiles("ShipmentLine", "serials")(lambda _c, src, _s: sa.func.to_json(src.c.serials))
+compiles("ShipmentLine", "serials")(lambda _c, src, _s: src.c.serials)
 columns("ShipmentEvent", kind=None, location=None, note=None)
 compiles("ShipmentEvent", "at")(lambda _c, src, _s: sqljson.iso_datetime(src.c.occurred_at))
 compiles("ShipmentEvent", "recordedAt")(lambda _c, src, _s: sqljson.iso_datetime(src.c.created_at))
 compiles("ShipmentEvent", "viaApiKey")(lambda _c, src, _s: src.c.actor_api_key_id.isnot(None))
+compiles("ShipmentEvent", "actor")(lambda c, src, sel: user(c, src, sel, "actor_user_id"))
 
 
 compiles("OrderLine", "sku")(lambda c, src, sel: sku(c, src, sel, "sku_id"))
@@ -100,9 +105,12 @@ def _shipments(c: Compiler, src: Any, sel: Selection) -> Expr:
     return c.many("Shipment", sel, sa.select(shipments).where(shipments.c.order_id == src.c.id), ["id"])
 
 
-@compiles("Shipment", "order")
-def _shipment_order(c: Compiler, src: Any, sel: Selection) -> Expr:
-    return c.one("Order", sel, orders_service.scoped_orders(c.p).where(orders.c.id == src.c.order_id))
+def order(c: Compiler, sel: Selection, order_id: Any) -> Expr:
+    """The order ``order_id`` names, if the principal sees it (the orders centre's scoped loader)."""
+    return c.one("Order", sel, orders_service.scoped_orders(c.p).where(orders.c.id == order_id))
+
+
+compiles("Shipment", "order")(lambda c, src, sel: order(c, sel, src.c.order_id))
 
 
 @compiles("Shipment", "lines")
@@ -118,6 +126,13 @@ def _shipment_events(c: Compiler, src: Any, sel: Selection) -> Expr:
 
 
 # ---- roots -------------------------------------------------------------------------------------
+
+
+def buyer_clause(f: Filter, table: Any) -> Expr:
+    """A filter's ``buyerId`` (a Dealer or Store id) on ``table``'s buyer columns (``parse_buyer``:
+    an id of any other type matches no buyer)."""
+    return sa.or_(table.c.buyer_dealer_id == f.value("buyerId", _buyer_pk("Dealer"), sa.BigInteger),
+                  table.c.buyer_store_id == f.value("buyerId", _buyer_pk("Store"), sa.BigInteger))
 
 
 def _buyer_pk(kind: str) -> Any:
@@ -137,8 +152,7 @@ def _orders(c: Compiler, sel: Selection) -> Expr:
     when = sa.DateTime(timezone=True)
     clauses = [*f.equal(("status", o.status)), *f.search(o.number)]
     if f.has("buyerId"):
-        clauses.append(sa.or_(o.buyer_dealer_id == f.value("buyerId", _buyer_pk("Dealer"), sa.BigInteger),
-                              o.buyer_store_id == f.value("buyerId", _buyer_pk("Store"), sa.BigInteger)))
+        clauses.append(buyer_clause(f, orders))
     if f.has("sellerId"):
         clauses.append(o.seller_dealer_id == f.pk("sellerId", "Dealer"))
     if f.has("from"):

@@ -5,19 +5,32 @@ its ``why`` is ``pricing.service.explain_sql``, the twin of ``explain``."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
 
 from ymt_graph import access
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.catalog import region
-from ymt_graph.compiled.core import Compiler, NotCompilable, Selection, columns, compiles, money
+from ymt_graph.compiled.catalog import region, sku
+from ymt_graph.compiled.core import (
+    Compiler,
+    Filter,
+    NotCompilable,
+    Selection,
+    columns,
+    compiles,
+    compiles_root,
+    money,
+    plain,
+)
+from ymt_graph.compiled.org import dealer
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.graph.mutation import parse_pk
 from ymt_graph.pricing import service as pricing_service
 
 price_lists, guide_retail_prices = pricing_service.price_lists, pricing_service.guide_retail_prices
+price_list_lines = pricing_service.price_list_lines
 
 columns(
     "PriceList",
@@ -26,6 +39,45 @@ columns(
     validFrom=sqljson.iso_datetime, validTo=sqljson.iso_datetime, dealerLevel=None, dealerTier=None,
     createdAt=sqljson.iso_datetime, updatedAt=sqljson.iso_datetime,
 )
+compiles("PriceList", "region")(lambda c, src, sel: region(c, src, sel, "region_id"))
+compiles("PriceList", "dealer")(lambda c, src, sel: dealer(c, src, sel, "dealer_id"))
+compiles("PriceList", "ownerDealer")(lambda c, src, sel: dealer(c, src, sel, "owner_dealer_id"))
+columns(
+    "PriceListLine",
+    id=lambda c: sqljson.gid("PriceListLine", c),
+    minQuantity=None, validFrom=sqljson.iso_datetime, validTo=sqljson.iso_datetime,
+)
+compiles("PriceListLine", "amount")(lambda c, src, sel: money(c, sel, src.c.amount, _currency(c)))
+compiles("PriceListLine", "sku")(lambda c, src, sel: sku(c, src, sel, "sku_id"))
+
+
+@compiles("PriceListLine", "priceList")
+def _line_list(c: Compiler, src: Any, sel: Selection) -> Expr:
+    return c.related("PriceList", src, sel, "price_list_id",
+                     lambda ids: pricing_service.price_list_select(c.p).where(price_lists.c.id.in_(ids)))
+
+
+def _utc(at: Any) -> Any:
+    """API times are UTC: a time sent without an offset is taken as UTC (``pricing.service._aware``)."""
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@compiles("PriceList", "lines")
+def _list_lines(c: Compiler, src: Any, sel: Selection) -> Expr:
+    """``pricing.service.line_pages`` for one list: ``line_select`` with the arguments as SQL
+    (which of them are given, and ``includeExpired``, are the statement's shape)."""
+    def given(name: str, convert: Any, type_: Any) -> Any:
+        return c.arg_sql("PriceList", sel, name, convert, type_) if c.arg("PriceList", sel, name) is not None else None
+
+    f = pricing_service.LineFilter(
+        sku_id=given("skuId", lambda g: parse_pk(g, "Sku"), sa.BigInteger),
+        valid_at=given("validAt", _utc, sa.DateTime(timezone=True)),
+        include_expired=bool(c.arg("PriceList", sel, "includeExpired")),
+    )
+    base = pricing_service.line_select(c.p, f).where(price_list_lines.c.price_list_id == src.c.id)
+    return c.paged("PriceList", "PriceListLine", sel, base, pricing_service.LINE_ORDER)
+
+
 # A PriceBreak is read off the resolved offer's row (its winning line).
 columns("PriceBreak", minQuantity="min_quantity")
 columns("PriceBreak", validFrom=sqljson.iso_datetime, validTo=sqljson.iso_datetime)
@@ -87,6 +139,26 @@ class _Named:
         self.__dict__.update(cols)
 
 
+class _Prefixed:
+    """A row's columns named ``prefix + name`` seen as an object's columns ``name``."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self.c = _PrefixedColumns(row, prefix)
+
+
+class _PrefixedColumns:
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row.c[self._prefix + name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+
 def _price_object(c: Compiler, sel: Selection, row: Any, why: Expr) -> Expr:
     pairs: list[tuple[str, Expr]] = []
     for w in c.selections(c.object_type("ResolvedPrice"), sel.nodes):
@@ -95,8 +167,8 @@ def _price_object(c: Compiler, sel: Selection, row: Any, why: Expr) -> Expr:
         elif w.name == "amount":
             pairs.append((w.key, money(c, w, row.c.amount, _currency(c))))
         elif w.name == "list":
-            pl = c.alias(price_lists)
-            pairs.append((w.key, c.one("PriceList", w, sa.select(pl).where(pl.c.id == row.c.list_id))))
+            # The offer's row carries its list's columns (pl_*): no lookup per SKU.
+            pairs.append((w.key, c.object("PriceList", _Prefixed(row, "pl_"), w)))
         elif w.name == "break":
             pairs.append((w.key, c.object("PriceBreak", row, w)))
         elif w.name == "why":
@@ -133,3 +205,30 @@ def _price_limit(c: Compiler, src: Any, sel: Selection) -> Expr:
 compiles("PriceLimit", "floor")(lambda c, src, sel: money(c, sel, src.c.floor, _currency(c)))
 compiles("PriceLimit", "ceiling")(lambda c, src, sel: money(c, sel, src.c.ceiling, _currency(c)))
 compiles("PriceLimit", "region")(lambda c, src, sel: region(c, src, sel, "region_id"))
+
+
+# ---- roots -------------------------------------------------------------------------------------
+
+
+@compiles_root("priceLists")
+def _price_lists(c: Compiler, sel: Selection) -> Expr:
+    """``pricing.service.price_lists_page``: ``price_list_filter_clauses`` with the filter's values
+    as SQL (the search as the other roots write it: ``paging.search_clauses``)."""
+    f, pl = Filter(c, sel), price_lists.c
+
+    def given(name: str, convert: Any = plain, type_: Any = sa.Text) -> Any:
+        return f.value(name, convert, type_) if f.has(name) else None
+
+    def dealer(name: str) -> Any:
+        return given(name, lambda g: parse_pk(g, "Dealer"), sa.BigInteger)
+
+    sf = pricing_service.PriceListFilter(kind=given("kind"), status=given("status"), dealer_id=dealer("dealerId"),
+                                         offered_to=dealer("offeredTo"))
+    clauses = [*pricing_service.price_list_filter_clauses(c.p, sf), *f.search(pl.code, pl.name)]
+    base = pricing_service.price_list_select(c.p).where(*clauses)
+    return c.paged("Query", "PriceList", sel, base, pricing_service.PRICE_LIST_ORDER)
+
+
+@compiles_root("priceList")
+def _price_list(c: Compiler, sel: Selection) -> Expr:
+    return c.by_id_or_key("PriceList", sel, pricing_service.price_list_select(c.p), price_lists)

@@ -21,14 +21,23 @@ import orjson
 import sqlalchemy as sa
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema, OperationDefinitionNode
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as AsyncpgDialect
-from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.util import greenlet_spawn
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as StrawberryOperationType
+
+from ymt_graph.access import Principal
 
 # The centres' compiled fields register themselves on import.
-from ymt_graph.compiled import catalog, inventory, orders, org, pricing  # noqa: F401
-from ymt_graph.compiled.core import Compiler, NotCompilable, coerce_variables, variables_shape
-from ymt_graph.db import note_statement
+from ymt_graph.compiled import catalog, inventory, orders, org, people, pricing, shipping  # noqa: F401
+from ymt_graph.compiled.core import (
+    Compiler,
+    NotCompilable,
+    coerce_variables,
+    page_size_variables,
+    variables_shape,
+)
+from ymt_graph.db import RequestDb, note_statement
 from ymt_graph.graph.context import Context
 
 log = logging.getLogger("ymt_graph.compiled")
@@ -59,11 +68,12 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
 
 def build_plan(
     schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
-    variables: Mapping[str, Any], ctx: Context,
+    variables: Mapping[str, Any], ctx: Context, exact: frozenset[str] = frozenset(),
 ) -> Plan:
+    """``exact``: the variables whose values are part of the plan's key (written into its SQL)."""
     principal = ctx.require_principal()
-    c = Compiler(schema, document, operation, variables, principal, ctx.settings)
-    compiled = _inline_constants(c.statement(), set(c.getters)).compile(dialect=_DIALECT)
+    c = Compiler(schema, document, operation, variables, principal, ctx.settings, exact)
+    compiled = _PlanCompiler(_DIALECT, c.statement(), frozenset(c.getters))
     # Lists in the statement are the principal's (part of the cache key): expanded once, here;
     # the variable-driven parameters are never lists, so their values do not matter for it.
     params = compiled.construct_params({name: None for name in c.getters}, escape_names=False)
@@ -75,21 +85,23 @@ def build_plan(
     return Plan(expanded.statement, tuple(getters), bool(c.getters))
 
 
-def _inline_constants(stmt: sa.Select[Any], variables: set[str]) -> sa.Select[Any]:
-    """Every value that is not a variable's is written into the SQL text. A plan is built per
+class _PlanCompiler(_DIALECT.statement_compiler):  # type: ignore[name-defined]
+    """Writes every value that is not a variable's into the SQL text. A plan is built per
     principal, so they are constants of the statement: PostgreSQL can then keep one generic
     plan for it (planning a statement this size costs more than running it), knowing the
-    tenant, the principal's dealer and the rest; only the request's variables stay parameters."""
+    tenant, the principal's dealer and the rest; only the request's variables stay parameters.
+    (Done while compiling: cloning the statement's tree to mark its values took most of a
+    plan's build time.)"""
 
-    def inline(element: Any) -> Any:
-        if isinstance(element, BindParameter) and element.key not in variables and not element.expanding:
-            clone = element._clone()
-            clone.literal_execute = True
-            return clone
-        return None
+    def __init__(self, dialect: Any, statement: Any, variables: frozenset[str]) -> None:
+        self.plan_variables = variables  # read while compiling, which the base __init__ does
+        super().__init__(dialect, statement)
 
-    found: Any = visitors.replacement_traverse(stmt, {}, inline)  # type: ignore[call-overload]
-    return found
+    def visit_bindparam(self, bindparam: BindParameter[Any], **kw: Any) -> str:
+        if bindparam.key not in self.plan_variables:
+            kw["literal_binds"] = True
+        result: str = super().visit_bindparam(bindparam, **kw)
+        return result
 
 
 def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Callable[[Mapping[str, Any]], Any]:
@@ -101,39 +113,149 @@ def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Call
     return lambda v: process(from_variables(v))
 
 
-def _key(query: str, operation_name: str | None, ctx: Context, raw_variables: Mapping[str, Any] | None) -> Any:
+_acting: dict[Principal, Principal] = {}
+
+
+def _acting_as(principal: Principal) -> Principal:
+    """Reads never depend on who the person is, only on what they act as."""
+    found = _acting.get(principal)
+    if found is None:
+        if len(_acting) >= CACHE_SIZE:
+            _acting.clear()
+        found = _acting[principal] = replace(principal, user_id=None, api_key_id=None)
+    return found
+
+
+def digest(query: str) -> bytes:
+    return hashlib.sha1(query.encode(), usedforsecurity=False).digest()
+
+
+_page_sizes: dict[bytes, frozenset[str]] = {}
+
+
+def _exact(document: DocumentNode, query_digest: bytes) -> frozenset[str]:
+    """``core.page_size_variables`` of a document, worked out once per document."""
+    found = _page_sizes.get(query_digest)
+    if found is None:
+        if len(_page_sizes) >= CACHE_SIZE:
+            _page_sizes.clear()
+        found = _page_sizes[query_digest] = page_size_variables(document)
+    return found
+
+
+def _key(
+    document: DocumentNode, query: str, operation_name: str | None, ctx: Context,
+    raw_variables: Mapping[str, Any] | None, query_digest: bytes | None = None,
+) -> Any:
     principal = ctx.principal
     if principal is not None:
-        # Reads never depend on who the person is, only on what they act as.
-        principal = replace(principal, user_id=None, api_key_id=None)
-    shape = variables_shape(dict(raw_variables)) if raw_variables else None
-    return (hashlib.sha1(query.encode(), usedforsecurity=False).digest(), operation_name, principal, shape)
+        principal = _acting_as(principal)
+    query_digest = query_digest or digest(query)
+    shape = variables_shape(dict(raw_variables), _exact(document, query_digest)) if raw_variables else None
+    return (query_digest, operation_name, principal, shape)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A cached plan ready to run for one request: its cache key, the plan, its parameters."""
+
+    key: Any
+    plan: Plan
+    args: list[Any]
+
+
+_found: OrderedDict[Any, Found] = OrderedDict()  # by (digest, operation, principal, variables' JSON)
+_MEMO_VARIABLES = 2048  # bytes of variables' JSON at most, for a memo entry
+
+
+def cached(
+    schema: GraphQLSchema, document: DocumentNode, query: str, operation_name: str | None,
+    raw_variables: Mapping[str, Any] | None, ctx: Context, query_digest: bytes | None = None,
+) -> Found | None:
+    """What ``answer`` would run for this request, when its plan is cached already; None when
+    there is no plan yet, the operation does not compile, or the values are the resolver path's
+    to answer (it would refuse them). Runs nothing; remembers what it worked out (below)."""
+    principal = ctx.principal
+    if principal is None:
+        return None
+    query_digest = query_digest or digest(query)
+    # A plan's parameters are functions of the request's variables (``Compiler.param``'s getters:
+    # coercion, then conversions such as parsing ids and cursors), so the same variables give
+    # the same parameters: what was worked out is kept per document, principal and variables'
+    # JSON (a page asked for again), and used while its plan is still the cached one.
+    memo_key: Any = None
+    if raw_variables:
+        try:
+            text = orjson.dumps(raw_variables)
+        except TypeError:  # not JSON (an upload): worked out afresh
+            text = b""
+        if 0 < len(text) <= _MEMO_VARIABLES:
+            memo_key = (query_digest, operation_name, _acting_as(principal), text)
+            memo = _found.get(memo_key)
+            if memo is not None and _plans.get(memo.key) is memo.plan:
+                return memo
+    key = _key(document, query, operation_name, ctx, raw_variables, query_digest)
+    plan = _plans.get(key)
+    if plan is None or plan is _NOT_COMPILABLE:
+        return None
+    variables: Mapping[str, Any] = {}
+    if plan.uses_variables:
+        coerced = _coerced(schema, document, operation_name, raw_variables)
+        if coerced is None:
+            return None
+        variables = coerced[1]
+    try:
+        args = [get(variables) for get in plan.args]
+    except NotCompilable:
+        return None
+    found = Found(key, plan, args)
+    if memo_key is not None:
+        _found[memo_key] = found
+        if len(_found) > CACHE_SIZE:
+            _found.popitem(last=False)
+    return found
+
+
+def _coerced(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw_variables: Mapping[str, Any] | None,
+) -> tuple[OperationDefinitionNode, Mapping[str, Any]] | None:
+    """The operation and its variables as graphql-core coerces them; None when the resolver
+    path must answer (no such operation, or values it would refuse)."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return None
+    try:
+        return operation, coerce_variables(schema, operation, raw_variables)
+    except NotCompilable:
+        return None
 
 
 async def answer(
     schema: GraphQLSchema, document: DocumentNode, query: str, operation_name: str | None,
-    raw_variables: Mapping[str, Any] | None, ctx: Context,
+    raw_variables: Mapping[str, Any] | None, ctx: Context, found: Found | None = None,
 ) -> bytes | None:
-    """The operation's ``data`` as JSON, or None when it must take the resolver path."""
+    """The operation's ``data`` as JSON, or None when it must take the resolver path.
+
+    ``found``: what ``cached`` said for this very request (the view's fast path), used when
+    the plan is still the cached one."""
+    if found is not None and _plans.get(found.key) is found.plan:
+        return await _run(found.key, found.plan, found.args, operation_name, ctx, alone=True)
     if ctx.principal is None:
         return None
-    key = _key(query, operation_name, ctx, raw_variables)
+    key = _key(document, query, operation_name, ctx, raw_variables)
     plan: Any = _plans.get(key)
     operation = None
     variables: Mapping[str, Any] = {}
     if plan is None or (plan is not _NOT_COMPILABLE and plan.uses_variables):
-        operation = _operation(document, operation_name)
-        if operation is None:
+        coerced = _coerced(schema, document, operation_name, raw_variables)
+        if coerced is None:
             return None
-        try:
-            variables = coerce_variables(schema, operation, raw_variables)
-        except NotCompilable:
-            return None
+        operation, variables = coerced
     if plan is None:
         started = time.perf_counter()
         try:
             assert operation is not None
-            plan = build_plan(schema, document, operation, variables, ctx)
+            plan = build_plan(schema, document, operation, variables, ctx, _exact(document, key[0]))
         except NotCompilable as why:
             plan = _NOT_COMPILABLE
             _debug(ctx, operation_name, f"resolver path ({why})", None)
@@ -151,8 +273,29 @@ async def answer(
         args = [get(variables) for get in plan.args]
     except NotCompilable:
         return None
-    conn = await ctx.db.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
+    return await _run(key, plan, args, operation_name, ctx)
+
+
+async def _run(
+    key: Any, plan: Plan, args: list[Any], operation_name: str | None, ctx: Context, *, alone: bool = False
+) -> bytes | None:
+    """Run the plan on the request's connection. ``alone``: the request runs nothing else (the
+    view's fast path); if it holds no connection yet, this statement gets one from the pool for
+    itself, without SQLAlchemy's Connection around it (whose AUTOCOMMIT option only concerns
+    statements sent through SQLAlchemy: this one goes to asyncpg directly, outside any
+    transaction either way), and gives it back at once."""
+    db = ctx.db
+    if alone and type(db) is RequestDb and db._conn is None:
+        pooled = await db.engine.raw_connection()
+        try:
+            return await _fetch(pooled.driver_connection, key, plan, args, operation_name)
+        finally:
+            await greenlet_spawn(pooled.close)
+    conn = await db.connection()
+    return await _fetch((await conn.get_raw_connection()).driver_connection, key, plan, args, operation_name)
+
+
+async def _fetch(raw: Any, key: Any, plan: Plan, args: list[Any], operation_name: str | None) -> bytes | None:
     assert raw is not None
     note_statement(plan.sql)
     try:
@@ -175,6 +318,38 @@ def _debug(ctx: Context, operation_name: str | None, path: str, sql: str | None)
         log.info("operation %s: %s%s", operation_name or "(anonymous)", path, f"\n{sql}" if sql else "")
 
 
+@dataclass(frozen=True)
+class Known:
+    """A document the compiled path has answered: parsed, valid (depth, alias and token limits
+    included), a query. What its requests need besides (cost, principal, variables) is
+    per request."""
+
+    document: DocumentNode
+    operation_name: str | None  # as the operation ran (strawberry's: the provided one, or the first's)
+    query_digest: bytes
+
+
+class KnownDocuments:
+    """Known documents by (query text, operation name as sent), for the view's fast path."""
+
+    def __init__(self, maxsize: int = CACHE_SIZE) -> None:
+        self.maxsize = maxsize
+        self._found: OrderedDict[tuple[str, str | None], Known] = OrderedDict()
+
+    def get(self, query: str, operation_name: str | None) -> Known | None:
+        return self._found.get((query, operation_name))
+
+    def remember(self, query: str, provided_name: str | None, known: Known) -> None:
+        key = (query, provided_name)
+        if key not in self._found:
+            self._found[key] = known
+            if len(self._found) > self.maxsize:
+                self._found.popitem(last=False)
+
+    def clear(self) -> None:
+        self._found.clear()
+
+
 class CompiledReads(SchemaExtension):
     """Answer compilable queries with one statement (see the module docstring)."""
 
@@ -182,16 +357,29 @@ class CompiledReads(SchemaExtension):
         ec = self.execution_context
         ctx = ec.context
         if isinstance(ctx, Context) and ec.graphql_document is not None and ec.query and ctx.settings.compiled_reads:
+            outcome, ctx.compiled_outcome = ctx.compiled_outcome, None
+            if outcome is not None:
+                # The view's fast path ran this request's statement already: what it did stands.
+                if outcome[0] is not None:
+                    raise outcome[0]
+                yield
+                return
             data = await answer(self.execution_context.schema._schema, ec.graphql_document, ec.query,
                                 ec.operation_name, ec.variables, ctx)
             if data is not None:
                 # Fragment: PostgreSQL's JSON goes into the response as it is.
                 ec.result = ExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
+                known = getattr(ec.schema, "known_documents", None)
+                provided = ec._provided_operation_name
+                if (isinstance(known, KnownDocuments) and known.get(ec.query, provided) is None
+                        and ec.operation_type is StrawberryOperationType.QUERY):
+                    known.remember(ec.query, provided, Known(ec.graphql_document, ec.operation_name, digest(ec.query)))
         yield
 
 
 def clear_plans() -> None:
     _plans.clear()
+    _found.clear()
 
 
-__all__ = ["CompiledReads", "answer", "build_plan", "clear_plans", "sa"]
+__all__ = ["CompiledReads", "Found", "Known", "KnownDocuments", "answer", "build_plan", "cached", "clear_plans", "sa"]

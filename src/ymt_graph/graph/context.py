@@ -38,6 +38,12 @@ class Context:
         self.request = request
         self.response = response
         self._loaders: dict[type[Any], Any] = {}
+        # Set by the view's fast path (api/view.py) when it hands a request it began back to the
+        # normal path: the cost it took from the bucket ((cost, throttle), not to be taken twice)
+        # and what the compiled statement did (an exception to raise where it would have been
+        # raised, or None: answer on the resolver path).
+        self.prepaid: tuple[int, Any] | None = None
+        self.compiled_outcome: tuple[BaseException | None] | None = None
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -514,24 +514,36 @@ def explain_sql(win: Any, runner_up: Any, quantity: Any) -> sa.ColumnElement[str
 
     def words(row: Any) -> Any:
         owner = sa.case((sa.and_(sa.not_(row.from_hq), row.seller_code.isnot(None)),
-                         sa.func.concat(" of ", row.seller_code)), else_="")
-        kind = sa.case(*((row.pl_kind == k, v) for k, v in KIND_WORDS.items()))
-        return sa.func.concat(kind, " ", row.pl_code, owner, " (priority ", row.pl_priority, ")")
+                         _joined(" of ", row.seller_code)), else_="")
+        kind = sa.case(*((row.pl_kind == k, v) for k, v in KIND_WORDS.items()), else_=row.pl_kind)
+        return _joined(kind, " ", row.pl_code, owner, " (priority ", row.pl_priority, ")")
 
     fallback = sa.case(
         (sa.and_(win.from_hq, win.seller_code.isnot(None)),
-         sa.func.concat(win.seller_code, " has no downstream price for this SKU, so HQ's lists apply: ")),
+         _joined(win.seller_code, " has no downstream price for this SKU, so HQ's lists apply: ")),
         else_="",
     )
     against = sa.case(
         (runner_up.pl_code.is_(None), " is the only list with a price for it"),
         (sa.and_(sa.not_(win.from_hq), runner_up.from_hq),
-         sa.func.concat(" is the seller's own price and comes before HQ's ", words(runner_up))),
+         _joined(" is the seller's own price and comes before HQ's ", words(runner_up))),
         (runner_up.pl_priority == win.pl_priority,
-         sa.func.concat(" beats ", words(runner_up), " (same priority: the newer list wins)")),
-        else_=sa.func.concat(" beats ", words(runner_up)),
+         _joined(" beats ", words(runner_up), " (same priority: the newer list wins)")),
+        else_=_joined(" beats ", words(runner_up)),
     )
-    return sa.func.concat(fallback, words(win), against, "; break ≥ ", win.min_quantity, " (quantity ", quantity, ")")
+    return _joined(fallback, words(win), against, "; break ≥ ", win.min_quantity, " (quantity ", quantity, ")")
+
+
+def _joined(*parts: Any) -> Any:
+    """``a || b || …`` as text, each part non-NULL. Not ``concat()``: PostgreSQL 15 looks up
+    the output function of each of its arguments on every call (a page of 100 prices paid
+    for it in the catalog caches)."""
+    out: Any = None
+    for part in parts:
+        # A Python value (a quantity given as a number) is written as its text.
+        piece = sa.cast(part, sa.Text) if isinstance(part, sa.ColumnElement) else sa.literal(str(part), sa.Text)
+        out = piece if out is None else out + piece
+    return out
 
 
 def resolution_rows(
@@ -543,6 +555,10 @@ def resolution_rows(
     may see the winning list, and only for buyers whose prices it may ask for."""
     rule = ranked_store_offers if store else ranked_offers
     offer = rule(p.tenant_id, buyer_id, sku_ids, quantity, at).subquery("offer")
+    # Which lists the principal sees, as one set: PostgreSQL hashes it once, where the scope
+    # as a row condition re-ran its correlated EXISTS for every offer.
+    seen: Any = price_lists.alias("seen_list")
+    visible_lists = sa.select(seen.c.id).where(access.price_list_scope(p, seen, dealers, regions))
     may_ask = (access.store_price_scope(p, offer.c.buyer_id, stores, dealers, regions) if store
                else access.dealer_price_scope(p, offer.c.buyer_id, dealers, regions))
     return (
@@ -550,7 +566,7 @@ def resolution_rows(
             offer,
             *(price_lists.c[k].label(f"pl_{k}") for k in _LIST_COLUMNS),
             _seller.c.code.label("seller_code"),
-            access.price_list_scope(p, price_lists, dealers, regions).label("visible"),
+            offer.c.list_id.in_(visible_lists).label("visible"),
         )
         .select_from(
             offer.join(price_lists, price_lists.c.id == offer.c.list_id).outerjoin(
