@@ -1,4 +1,4 @@
-"""``ymt-graph``: serve | worker | dev | migrate | seed | apikey | schema."""
+"""``ymt-graph``: serve | worker | dev | migrate | seed | apikey | schema | documents."""
 
 from __future__ import annotations
 
@@ -135,6 +135,42 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents_register(args: argparse.Namespace) -> int:
+    """Trusted documents (API.md "Persisted queries"): each file is one document, registered under
+    ``sha256:<hex of its text>`` — the id a client sends as ``documentId`` (or, as hex, as the APQ
+    ``sha256Hash`` of the same text). Idempotent: run it at each deploy with the clients' documents."""
+    from graphql import GraphQLError, parse
+    from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs in the dev deps
+
+    from ymt_graph.api.persisted import document_id, keys, register
+
+    valid: list[tuple[Path, str]] = []
+    failed = False
+    files = [Path(f) for f in args.files]
+    for path in tqdm(files, desc="reading", unit="file", disable=len(files) < 20, file=sys.stderr):
+        try:
+            text = path.read_text(encoding="utf-8")
+            parse(text)
+        except (OSError, UnicodeDecodeError, GraphQLError) as exc:
+            print(f"{path}: not registered: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        valid.append((path, text))
+    if failed and not args.skip_invalid:
+        print("nothing registered (--skip-invalid registers the others)", file=sys.stderr)
+        return 1
+    with contextlib.ExitStack() as stack:
+        settings = _resolved(stack)
+        registered = asyncio.run(register(settings, [text for _, text in valid]))
+    ids = dict(registered)
+    for path, text in valid:
+        doc_id = document_id(text)
+        print(f"{doc_id}  {path}  {'registered' if ids[doc_id] else 'already registered'}")
+    new = sum(is_new for _, is_new in registered)
+    print(f"{len(registered)} documents ({new} new) in {keys(settings)[1]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """The whole thing on one machine: services, schema, demo data, API, worker."""
     from ymt_graph.migrate import upgrade
@@ -199,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="demo")
     p.add_argument("--dealer", help="bind the key to a dealer code (it then sees that subtree only)")
     p.set_defaults(func=cmd_apikey_create)
+
+    documents = sub.add_parser("documents", help="trusted documents").add_subparsers(dest="action", required=True)
+    p = documents.add_parser("register", help="register GraphQL documents (one per file) as trusted")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="register the files that parse even if others do not (exit status 1 still)")
+    p.set_defaults(func=cmd_documents_register)
 
     p = sub.add_parser("schema", help="export or check schema.graphql")
     p.add_argument("action", choices=("export", "check"))

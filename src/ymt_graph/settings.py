@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ymt_graph.access import Role
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YMT_", extra="ignore")
@@ -55,6 +57,18 @@ class Settings(BaseSettings):
     # every API process listens there, so all of them must share it. Test runs sharing one Redis
     # set their own (test databases all have tenant 1).
     events_channel_prefix: str = "ymt"
+    # Persisted queries (API.md "Persisted queries"; api/persisted.py). Keys are
+    # "<prefix>:<database name>:apq:<sha256>" (automatic persisted queries, each kept this many
+    # seconds after its last registration; 0: no expiry) and "<prefix>:<database name>:documents"
+    # (the trusted documents, a hash of "sha256:<hex>" → text; no expiry: `ymt-graph documents
+    # register` writes it at each deploy).
+    persisted_key_prefix: str = "ymt:pq"
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # YMT_ONLY_TRUSTED_DOCUMENTS=true: only registered documents run; anything else answers
+    # PERSISTED_QUERY_NOT_ALLOWED — except for the roles here (YMT_TRUSTED_DOCUMENTS_EXEMPT_ROLES,
+    # a JSON list; [] exempts nobody), who keep GraphiQL and ad-hoc queries.
+    only_trusted_documents: bool = False
+    trusted_documents_exempt_roles: frozenset[Role] = frozenset({Role.HQ_ADMIN, Role.ANALYST})
 
     @property
     def is_production(self) -> bool:

@@ -373,8 +373,14 @@ async def test_a_statement_that_fails_is_run_once_then_the_resolver_path_answers
 
     (normal, normal_count, normal_logs), (fast, fast_count, fast_logs) = await answer(False), await answer(True)
     assert normal.normal_path and fast.normal_path  # begun fast, finished on the normal path
-    assert fast.same_as(normal) and "errors" not in fast.json() and len(fast.json()["data"]["skus"]["edges"]) == 2
-    assert fast.json()["extensions"]["cost"]["throttleStatus"] == normal.json()["extensions"]["cost"]["throttleStatus"]
+    # The bucket refills at 1,000 points a second between the two runs: its level may differ by a
+    # point or two, everything else must not.
+    bodies = [a.json() for a in (fast, normal)]
+    levels = [b["extensions"]["cost"]["throttleStatus"].pop("currentlyAvailable") for b in bodies]
+    assert abs(levels[0] - levels[1]) <= 10, levels
+    length = b"content-length"
+    assert (fast.status, without(fast.headers, length)) == (normal.status, without(normal.headers, length))
+    assert bodies[0] == bodies[1] and "errors" not in bodies[0] and len(bodies[0]["data"]["skus"]["edges"]) == 2
     assert fast_count == normal_count >= 2  # the broken statement once, then the resolver path's
     assert fast_logs == normal_logs and len(fast_logs) == 1 and "compiled statement failed" in fast_logs[0]
 

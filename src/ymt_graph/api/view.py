@@ -17,6 +17,16 @@ one for the request: its principal comes from the upgrade request's ``Authorizat
 from ``connection_init``'s payload ``{"authorization": "Bearer <token>"}`` (which wins; browsers
 cannot set headers on a websocket). A missing or bad credential is not refused at connect: as
 over HTTP, fields that need a principal answer UNAUTHENTICATED.
+
+**Persisted queries** (``api/persisted.py``). ``parse_http_body`` keeps a top-level ``documentId``
+(body or query string), and ``execute_single`` turns the request into the text it runs
+(``persisted.resolve``) before strawberry executes it — so limits, cost and both read paths apply to a
+persisted document exactly as to a sent one — or answers its coded error without executing anything.
+PERSISTED_QUERY_NOT_FOUND answers HTTP 200 whatever was asked for (Apollo clients read the error from
+the body and then send the text; a 4xx would also do for current Apollo Client, but 200 works for every
+APQ client) with ``Cache-Control: no-store``, so a CDN never caches a miss of a GET. The fast path
+answers persisted requests whose text this process has already seen (``persisted.local``); and with
+``only_trusted_documents``, raw text only from principals who may send it.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -36,12 +47,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from ymt_graph.api import persisted
 from ymt_graph.api.auth import authenticate
 from ymt_graph.api.cost import BUCKETS, Throttle, bucket_key, cost_report
 from ymt_graph.api.errors import shape
@@ -50,6 +65,7 @@ from ymt_graph.compiled import runner
 from ymt_graph.compiled.runner import KnownDocuments
 from ymt_graph.db import RequestDb, fetch_records, get_engine
 from ymt_graph.graph.context import Context
+from ymt_graph.graph.errors import CodedError, ErrorCode
 from ymt_graph.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -67,6 +83,13 @@ def _floatless(value: Any) -> bool:
     if kind is list:
         return all(_floatless(v) for v in value)
     return True
+
+
+@dataclass
+class PersistedRequestData(GraphQLRequestData):
+    """A request naming a trusted document by ``documentId`` (a top-level key strawberry drops)."""
+
+    document_id: Any = None
 
 
 class SocketDb(RequestDb):
@@ -91,7 +114,34 @@ class SocketContext(Context):
     connection_params: dict[str, Any] | None = None
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with persisted queries: a ``subscribe`` payload may name its document as
+    a request does (``extensions.persistedQuery``, ``documentId``), and only trusted documents run
+    when the principal is so restricted; a refusal is the operation's ``error`` message."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload")
+        if (not self.connection_acknowledged or message["id"] in self.operations
+                or not isinstance(payload, dict)):
+            await super().handle_subscribe(message)
+            return
+        ctx = self.context
+        try:
+            query, remember = await persisted.resolve(ctx.settings, ctx.principal, payload.get("query"),
+                                                      payload.get("extensions"), payload.get("documentId"))
+        except CodedError as error:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+            return
+        if query is not None and query is not payload.get("query"):
+            message = cast(SubscribeMessage, {**message, "payload": {**payload, "query": query}})
+        # An APQ registration (``remember``) runs but is not stored: only HTTP, which checks that the
+        # text validated first, stores documents.
+        del remember
+        await super().handle_subscribe(message)
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
     # Known compiled reads skip strawberry's pipeline (module docstring); off: every request takes it.
     fast_path = True
 
@@ -173,7 +223,8 @@ class GraphQLView(GraphQL[Context, None]):
             if not self._is_json(request.headers.get("content-type")):
                 return None
             body = await request.body()
-        elif method != "GET" or request.query_params.get("query") is None:
+        elif method != "GET" or self.should_render_graphql_ide(request) or not any(
+                k in request.query_params for k in ("query", "extensions", "documentId")):
             return None  # GraphiQL, a bad request, another method: strawberry's to answer
         try:
             # Values the normal path would read alike: where orjson (stricter than json) refuses
@@ -183,6 +234,9 @@ class GraphQLView(GraphQL[Context, None]):
                 return None
             query, name = data.get("query"), data.get("operationName")
             variables, extensions = data.get("variables"), data.get("extensions")
+            # The text a persisted request runs if this process knows it; raw text as it is if the
+            # principal may send it (only_trusted_documents): else None, the normal path decides.
+            query = persisted.local(settings, ctx.principal, query, extensions, data.get("documentId"))
             if (type(query) is not str or (name is not None and type(name) is not str)
                     or (variables is not None and (type(variables) is not dict or not _floatless(variables)))
                     or (extensions is not None and type(extensions) is not dict)):
@@ -223,6 +277,59 @@ class GraphQLView(GraphQL[Context, None]):
                                     "extensions": {"cost": cost_report(cost, False, throttle)}})
         return Response(content, status_code=200, media_type="application/json")
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without a document — a persisted one included."""
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if not isinstance(data, GraphQLRequestData):
+            return data
+        # A documentId, read again from the body (Starlette keeps it) when it may have one.
+        if request.method == "GET":
+            document_id = request.query_params.get("documentId")
+        elif request.method == "POST" and b'"documentId"' in (body := await request.get_body()):
+            parsed = self.parse_json(body)
+            document_id = parsed.get("documentId") if isinstance(parsed, dict) else None
+        else:
+            document_id = None
+        if document_id is None:
+            return data
+        return PersistedRequestData(query=data.query, variables=data.variables, operation_name=data.operation_name,
+                                    extensions=data.extensions, protocol=data.protocol, document_id=document_id)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Runs the document a persisted request names (module docstring); a sent one as before,
+        unless only trusted documents may run for this principal."""
+        document_id = getattr(request_data, "document_id", None)
+        try:
+            query, remember = await persisted.resolve(context.settings, context.principal, request_data.query,
+                                                      request_data.extensions, document_id)
+        except CodedError as error:
+            return ExecutionResult(data=None, errors=[error])
+        if query is not request_data.query:
+            request_data = GraphQLRequestData(query=query, variables=request_data.variables,
+                                              operation_name=request_data.operation_name,
+                                              extensions=request_data.extensions, protocol=request_data.protocol)
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value,
+                                              request_data)
+        # Stored once it parsed and validated: it ran, or was refused for its cost alone (QueryCost's
+        # errors carry ``cost``) — never text the limits or validation refused.
+        if remember is not None and query is not None and (
+                not result.errors or result.data is not None or any(e.path is not None for e in result.errors)
+                or any("cost" in (e.extensions or {}) for e in result.errors)):
+            await persisted.STORE.remember(context.settings, remember, query)
+        return result
+
     def _is_json(self, content_type: str | None) -> bool:
         """Whether strawberry reads this body as JSON (``parse_http_body``'s test)."""
         found = self._json_types.get(content_type)
@@ -243,6 +350,8 @@ class GraphQLView(GraphQL[Context, None]):
         if retry_after is not None:
             response.status_code = 429
             response.headers["retry-after"] = str(retry_after)
+        if state.get("persisted_miss", False):
+            response.headers["cache-control"] = "no-store"
         if response.media_type != "application/json" or GRAPHQL_RESPONSE not in request.headers.get("accept", ""):
             return
         response.media_type = GRAPHQL_RESPONSE
@@ -259,6 +368,10 @@ class GraphQLView(GraphQL[Context, None]):
                 ERRORS.labels((error.extensions or {}).get("code", "UNKNOWN")).inc()
             # Errors without a path come from parsing or validation: nothing was executed.
             request.state.not_executed = result.data is None and all(e.path is None for e in result.errors)
+            if any(_code(e) == ErrorCode.PERSISTED_QUERY_NOT_FOUND for e in result.errors):
+                # Apollo's retry signal: 200 (see the module docstring), never cached.
+                request.state.not_executed = False
+                request.state.persisted_miss = True
             if request.state.not_executed:
                 request.state.retry_after = next(
                     ((e.extensions or {}).get("retryAfter") for e in result.errors
@@ -267,3 +380,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _code(error: Any) -> Any:
+    return (error.extensions or {}).get("code")
