@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 from ymt_graph.api import cost as cost_module
 from ymt_graph.api.cost import CostCache, operation_cost
 from ymt_graph.api.schema import build_schema
-from ymt_graph.compiled import runner
 from ymt_graph.db import count_statements
 from ymt_graph.graph.context import Context
 from ymt_graph.settings import Settings
@@ -170,21 +169,6 @@ async def post(client: httpx.AsyncClient, query: str, token: str | None = None,
     if accept:
         headers["Accept"] = accept
     return await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
-
-
-@pytest.fixture
-def compiled_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each operation since was answered by the compiled path."""
-    seen: list[bool] = []
-    original = runner.answer
-
-    async def spy(*args: Any, **kwargs: Any) -> bytes | None:
-        data = await original(*args, **kwargs)
-        seen.append(data is not None)
-        return data
-
-    monkeypatch.setattr(runner, "answer", spy)
-    return seen
 
 
 async def test_cost_on_the_compiled_path(make_client: MakeClient, tokens: dict[str, str],

@@ -23,7 +23,6 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from ymt_graph.api import cost as cost_module
 from ymt_graph.api.auth import TOKENS, TokenCache
 from ymt_graph.api.view import GraphQLView
 from ymt_graph.compiled import runner
@@ -301,16 +300,8 @@ async def test_cost_over_the_maximum_is_refused_alike(
 
 async def test_the_bucket_is_charged_once_and_refuses_alike(
     make_client: MakeClient, tokens: dict[str, str], page_variables: dict[str, Any], paths: Paths,
-    monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine,
+    engine: AsyncEngine, bucket_takes: list[int],
 ) -> None:
-    takes: list[int] = []
-    original = cost_module.Buckets.take
-
-    async def take(self: Any, settings: Settings, key: str, cost: int) -> Any:
-        takes.append(cost)
-        return await original(self, settings, key, cost)
-
-    monkeypatch.setattr(cost_module.Buckets, "take", take)
     t = tokens[DEALER1]
     probe = await make_client()  # the document and the plan become known
     price = (await paths.send(post(probe, PAGE, page_variables, t))).json()["extensions"]["cost"]["requestedQueryCost"]
@@ -322,10 +313,10 @@ async def test_the_bucket_is_charged_once_and_refuses_alike(
         client = await make_client(**settings)
         out = []
         for accept in (None, None, None, GRAPHQL_RESPONSE):
-            takes.clear()
+            bucket_takes.clear()
             with count_statements(engine) as counter:
                 out.append(await paths.send(post(client, PAGE, page_variables, t, accept=accept), fast=fast))
-            assert takes == [price]  # one bucket call per request, whichever path
+            assert bucket_takes == [price]  # one bucket call per request, whichever path
             assert counter.count == (1 if out[-1].status == 200 else 0)
         return out
 
@@ -343,16 +334,8 @@ async def test_the_bucket_is_charged_once_and_refuses_alike(
 
 async def test_a_statement_that_fails_is_run_once_then_the_resolver_path_answers(
     make_client: MakeClient, tokens: dict[str, str], paths: Paths, engine: AsyncEngine,
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, bucket_takes: list[int],
 ) -> None:
-    takes: list[int] = []
-    original = cost_module.Buckets.take
-
-    async def take(self: Any, settings: Settings, key: str, cost: int) -> Any:
-        takes.append(cost)
-        return await original(self, settings, key, cost)
-
-    monkeypatch.setattr(cost_module.Buckets, "take", take)
     client = await make_client(rate_limit_enabled=True)
     query = SKUS + " # broken " + secrets.token_hex(4)
 
@@ -363,12 +346,12 @@ async def test_a_statement_that_fails_is_run_once_then_the_resolver_path_answers
         plan = runner._plans[key]
         # A statement PostgreSQL refuses (SQLSTATE 42703), as a compiler bug would write it.
         runner._plans[key] = runner.Plan("SELECT no_such_column_here", plan.args, plan.uses_variables)
-        takes.clear()
+        bucket_takes.clear()
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="ymt_graph.compiled"), count_statements(engine) as counter:
             a = await paths.send(post(client, query, {"n": 2}, tokens[ADMIN]), fast=fast)
         assert runner._plans[key] is runner._NOT_COMPILABLE  # not tried again
-        assert takes == [6]
+        assert bucket_takes == [6]
         return a, counter.count, [r.getMessage().splitlines()[0] for r in caplog.records]
 
     (normal, normal_count, normal_logs), (fast, fast_count, fast_logs) = await answer(False), await answer(True)

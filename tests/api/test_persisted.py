@@ -21,8 +21,6 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from ymt_graph.api import persisted
-from ymt_graph.api.view import GraphQLView
-from ymt_graph.compiled import runner
 from ymt_graph.settings import Settings
 
 ADMIN, ANALYST, DEALER1, STORE1 = ("admin@demo.example", "analyst@demo.example", "dealer1@demo.example",
@@ -239,7 +237,7 @@ async def test_cli_registers_and_document_ids_run(make_client: MakeClient, token
 
 
 async def test_only_trusted_documents_refuses_everything_else_but_exempt_roles(
-        make_client: MakeClient, tokens: dict[str, str], redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_client: MakeClient, tokens: dict[str, str], redis: Redis, pipeline_runs: list[int]) -> None:
     client, settings = await make_client(only_trusted_documents=True)
     await register(settings, ME)
     raw = "{ me { role tenant { name } } }"
@@ -281,17 +279,10 @@ async def test_only_trusted_documents_refuses_everything_else_but_exempt_roles(
     assert code(intro) == "PERSISTED_QUERY_NOT_ALLOWED"
 
     # A known compiled read the fast path could answer is refused all the same.
-    calls: list[int] = []
-    original = GraphQLView.run
-
-    async def run(view: GraphQLView, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return await original(view, *args, **kwargs)
-
-    monkeypatch.setattr(GraphQLView, "run", run)
+    pipeline_runs.clear()  # counted from here
     for _ in range(3):
         assert "errors" not in (await post(client, {"query": SKUS}, tokens[ADMIN])).json()
-    assert len(calls) < 3  # the fast path answered the admin
+    assert len(pipeline_runs) < 3  # the fast path answered the admin
     r = await post(client, {"query": SKUS}, tokens[DEALER1])
     assert code(r) == "PERSISTED_QUERY_NOT_ALLOWED"
 
@@ -345,24 +336,9 @@ async def test_cost_and_rate_limits_apply_to_persisted_documents(make_client: Ma
     assert code(await post(client, {"extensions": apq(invalid)}, token)) == "PERSISTED_QUERY_NOT_FOUND"
 
 
-@pytest.fixture
-def compiled_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each operation since was answered by the compiled path."""
-    seen: list[bool] = []
-    original = runner.answer
-
-    async def spy(*args: Any, **kwargs: Any) -> bytes | None:
-        data = await original(*args, **kwargs)
-        seen.append(data is not None)
-        return data
-
-    monkeypatch.setattr(runner, "answer", spy)
-    return seen
-
-
 async def test_compiled_fast_and_resolver_paths_answer_persisted_documents_alike(
         make_client: MakeClient, tokens: dict[str, str], compiled_answers: list[bool],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        pipeline_runs: list[int]) -> None:
     query = "query P { skus(first: 4) { edges { node { code name moq } } } }"
     client, settings = await make_client()
     await register(settings, query)
@@ -372,16 +348,9 @@ async def test_compiled_fast_and_resolver_paths_answer_persisted_documents_alike
     compiled = [await post(client, body, token) for body in bodies for _ in range(2)]
     assert compiled_answers and all(compiled_answers)
 
-    calls: list[int] = []
-    original = GraphQLView.run
-
-    async def run(view: GraphQLView, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return await original(view, *args, **kwargs)
-
-    monkeypatch.setattr(GraphQLView, "run", run)
+    pipeline_runs.clear()  # counted from here
     fast = [await post(client, body, token) for body in bodies]
-    assert calls == []  # known text, known plan: the fast path answered, persisted or not
+    assert pipeline_runs == []  # known text, known plan: the fast path answered, persisted or not
 
     resolver_client, _ = await make_client(compiled_reads=False,
                                                            persisted_key_prefix=settings.persisted_key_prefix)
