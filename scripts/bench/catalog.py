@@ -96,6 +96,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ymt_graph.graph.ids import decode_gid
+from ymt_graph.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 RAW_SERVER = HERE / "raw_server.py"
@@ -593,12 +594,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def raw_server(
-    port: int, tenant: str, style: str, users: list[str], log: Path | None = None
+    port: int, tenant: str, style: str, users: list[str], log: Path | None = None, pool_size: int = 10
 ) -> Iterator[subprocess.Popen[bytes]]:
     if port_in_use(port):
         raise Abort(f"port {port} is already in use; stop that process or pass --raw-port")
     cmd = [sys.executable, str(RAW_SERVER), "--host", "127.0.0.1", "--port", str(port), "--tenant", tenant,
-           "--style", style]
+           "--style", style, "--pool-size", str(pool_size)]
     for user in users:
         cmd += ["--user", user]
     with contextlib.ExitStack() as stack:
@@ -1070,6 +1071,8 @@ async def run(args: argparse.Namespace, database_url: str | None = None) -> Repo
     with contextlib.ExitStack() as stack:
         targets: list[Target] = []
         procs: dict[str, subprocess.Popen[bytes]] = {}
+        # The same number of statements at once for the API (its read gate) and raw (its pool).
+        read_concurrency = args.read_concurrency or Settings().read_concurrency
         if args.start_servers:
             redis_url = args.redis_url or os.environ.get("REDIS_URL")
             if not redis_url:
@@ -1080,6 +1083,9 @@ async def run(args: argparse.Namespace, database_url: str | None = None) -> Repo
                 if not sep or not name:
                     raise Abort(f"--server-env wants NAME=VALUE, got {item!r}")
                 extra[name] = value
+            read_concurrency = int(extra.setdefault("YMT_DB_READ_CONCURRENCY", str(read_concurrency)))
+            err.print(f"statements at once per server: {read_concurrency} (API: YMT_DB_READ_CONCURRENCY; raw: "
+                      "its pool size)", highlight=False)
             report.log_dir = Path(args.log_dir) if args.log_dir else Path(tempfile.mkdtemp(prefix="ymt-bench-"))
             report.log_dir.mkdir(parents=True, exist_ok=True)
             for name, compiled in (("compiled", True), ("resolver", False)):
@@ -1102,7 +1108,8 @@ async def run(args: argparse.Namespace, database_url: str | None = None) -> Repo
         else:
             port = args.raw_port or free_port()
             log = report.log_dir / "raw.log" if report.log_dir else None
-            procs["raw"] = stack.enter_context(raw_server(port, args.tenant, args.raw_style, emails, log))
+            procs["raw"] = stack.enter_context(
+                raw_server(port, args.tenant, args.raw_style, emails, log, pool_size=read_concurrency))
             targets.append(Target("raw", "127.0.0.1", port, "", procs["raw"].pid, log))
         report.targets = targets
         for t in targets:
@@ -1228,6 +1235,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     servers.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                          help="for --start-servers: an environment variable for both API servers, e.g. "
                          "YMT_DB_POOL_SIZE=32 (repeatable)")
+    servers.add_argument("--read-concurrency", type=int, default=None, metavar="N",
+                         help="statements each started server runs at once: the API servers' "
+                         "YMT_DB_READ_CONCURRENCY (unless --server-env sets it) and the raw server's pool "
+                         "size (default: the API's default, 2 × this machine's cores)")
     load = ap.add_argument_group("load")
     load.add_argument("--connections", "--concurrency", dest="concurrency", type=int, default=32,
                       help="concurrent keep-alive connections per target (default 32)")

@@ -133,6 +133,13 @@ async def ensure_orders(
         if missing == 0:
             return [f"orders: none made; already visible: {seen} (≥ {minimum} each)"]
         notes = await _make(engine, admin, dealer_code, missing)
+        # The database was ANALYZEd before these rows existed: without fresh statistics the order
+        # tables look empty to the planner (autovacuum analyzes only past 50 changed rows).
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("ANALYZE orders, order_lines, order_events, shipments, shipment_lines, "
+                                       "shipment_events"))
+            await conn.commit()
+        notes.append("orders' tables ANALYZEd")
         async with engine.connect() as conn:
             after = {email: await visible_orders(conn, p) for email, p in principals.items()}
         notes.append("orders visible now: " + ", ".join(f"{e} {before[e]} → {n}" for e, n in after.items()))

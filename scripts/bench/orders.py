@@ -98,7 +98,7 @@ from sqlalchemy.pool import NullPool
 from ymt_graph import access
 from ymt_graph.access import Principal, Role
 from ymt_graph.catalog import service as catalog_service
-from ymt_graph.db import async_url
+from ymt_graph.db import SESSION_SETTINGS, async_url
 from ymt_graph.graph.ids import decode_gid, encode_gid
 from ymt_graph.inventory import service as inventory_service
 from ymt_graph.notifications.service import payload_json
@@ -615,7 +615,7 @@ async def open_raw_pool(dsn: str, size: int) -> asyncpg.Pool:
         min_size=size,
         max_size=size,
         statement_cache_size=1024,
-        server_settings={"jit": "off", "application_name": RAW_APP_NAME},
+        server_settings={**SESSION_SETTINGS, "application_name": RAW_APP_NAME},
     )
 
 

@@ -77,7 +77,7 @@ from starlette.routing import Route
 from ymt_graph import access
 from ymt_graph.access import Principal
 from ymt_graph.catalog import service as catalog_service
-from ymt_graph.db import async_url
+from ymt_graph.db import SESSION_SETTINGS, async_url
 from ymt_graph.orders import service as order_service
 from ymt_graph.org import identity
 from ymt_graph.org import service as org
@@ -548,19 +548,12 @@ def sku_page_sql(p: Principal, currency: str, after: bool) -> str:
 
     # price(dealerId:) { amount list { code } why }: rank 1 when visible; why from rank 2.
     page_ids: Any = sa.select(sa.table("sp_page", sa.column("id")).c.id)
-    res = pricing.resolution_rows(p, False, dealer_id, page_ids, SKU_PAGE_QUANTITY).subquery("sp_res")
-    names = ("pl_kind", "pl_code", "pl_priority", "from_hq", "seller_code")
-    ranked = sa.select(
-        res,
-        *(
-            sa.func.lead(res.c[n]).over(partition_by=res.c.sku_id, order_by=res.c.rank).label(f"next_{n}")
-            for n in names
-        ),
-    ).subquery("sp_ranked")
-    why = pricing.explain_sql(ranked.c, _Cols({n: ranked.c[f"next_{n}"] for n in names}), SKU_PAGE_QUANTITY)
+    ranked = pricing.resolution_rows(p, False, dealer_id, page_ids, SKU_PAGE_QUANTITY).subquery("sp_res")
+    runner_up = _Cols({**{n: ranked.c[f"next_{n}"] for n in pricing.RUNNER_UP}, "seller_code": ranked.c.seller_code})
+    why = pricing.explain_sql(ranked.c, runner_up, SKU_PAGE_QUANTITY)
     price_sql = _sql_text(
         sa.select(ranked.c.sku_id, ranked.c.amount, ranked.c.pl_code, why.label("why")).where(
-            ranked.c.rank == 1, ranked.c.visible
+            ranked.c.rank < 2, ranked.c.visible  # not "= 1": see compiled/pricing.py's winners
         )
     )
     band_sql = _sql_text(pricing.band_query(p.tenant_id, page_ids, None))  # priceLimit without regionCode
@@ -899,7 +892,7 @@ def plain_dsn(url: str) -> str:
 
 
 async def open_pool(dsn: str, size: int) -> asyncpg.Pool:
-    # Same connection settings as ymt_graph.db.get_engine: JIT off, big statement cache, and
+    # Same connection settings as ymt_graph.db.get_engine (SESSION_SETTINGS), big statement cache, and
     # statements up to 1 MiB cached (asyncpg's default stops at 15 KiB: a larger statement is
     # parsed and planned again on every call, ~3 ms for the SKU page).
     return await asyncpg.create_pool(
@@ -908,7 +901,7 @@ async def open_pool(dsn: str, size: int) -> asyncpg.Pool:
         max_size=size,
         statement_cache_size=1024,
         max_cacheable_statement_size=1024 * 1024,
-        server_settings={"jit": "off"},
+        server_settings=SESSION_SETTINGS,
     )
 
 

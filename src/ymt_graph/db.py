@@ -24,6 +24,13 @@ from sqlalchemy.sql import Executable
 
 _engines: dict[str, AsyncEngine] = {}
 
+# Every connection's planner settings. JIT compiles nothing worth its start-up cost on
+# statements this short. random_page_cost 1.1 (PostgreSQL's default is 4, for spinning disks)
+# says what is true of a working set in memory or on SSD: an index lookup costs about a
+# sequential page. With 4, a correlated lookup into a small table (an order line's SKU among
+# a few hundred) is planned as a sequential scan per row; the order list spent half its time so.
+SESSION_SETTINGS = {"jit": "off", "random_page_cost": "1.1"}
+
 
 def async_url(url: str) -> str:
     """Accept the usual ``postgresql://`` spelling and pick the asyncpg driver."""
@@ -53,7 +60,7 @@ def get_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             # a compiled read is one statement of 10-100 KB, which asyncpg would otherwise
             # prepare (and PostgreSQL plan) afresh on every execution.
             connect_args={"statement_cache_size": 1024, "max_cacheable_statement_size": 1024 * 1024,
-                          "server_settings": {"jit": "off"}},
+                          "server_settings": SESSION_SETTINGS},
             json_serializer=lambda value: orjson.dumps(value).decode(),
             json_deserializer=orjson.loads,
         )
@@ -75,8 +82,15 @@ class RequestDb:
     second connection, so a mutation never commits half of someone else's reads.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    # False: every statement borrows a pooled connection and gives it back (a websocket's, which
+    # may live for hours); nothing may keep one through ``connection()``.
+    holds_connection = True
+
+    def __init__(self, engine: AsyncEngine, read_gate: asyncio.Semaphore | None = None) -> None:
         self.engine = engine
+        # Shared by a process's requests: how many compiled reads may run at once (the view's
+        # ``Settings.read_concurrency``); None: no limit.
+        self.read_gate = read_gate
         self._conn: AsyncConnection | None = None
         self._lock = asyncio.Lock()
 

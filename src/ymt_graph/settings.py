@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     # past the pool, overflow connections are opened and closed again, and each new connection
     # prepares (plans) its statements afresh — so size it to the concurrency a process serves.
     db_pool_size: int = 32
+    # Compiled reads (one statement each) running in PostgreSQL at once per API process; the rest
+    # wait in arrival order (YMT_DB_READ_CONCURRENCY; unset: 2 × this machine's cores, right when
+    # PostgreSQL shares the machine). Past the database's cores, more at once only adds context
+    # switches: throughput drops and the unlucky wait longest (docs/DESIGN.md "Read gate").
+    # With a database elsewhere: about 2 × its cores ÷ the number of API processes.
+    db_read_concurrency: int | None = Field(default=None, gt=0)
     debug_sql: bool = False
     # Answer compilable queries with one SQL statement (``ymt_graph.compiled``); off: every
     # query takes the resolver path (the reference the compiled path is tested against).
@@ -77,6 +84,10 @@ class Settings(BaseSettings):
     @property
     def rate_limits_on(self) -> bool:
         return self.is_production if self.rate_limit_enabled is None else self.rate_limit_enabled
+
+    @property
+    def read_concurrency(self) -> int:
+        return self.db_read_concurrency or 2 * len(os.sched_getaffinity(0))
 
 
 @lru_cache(maxsize=1)

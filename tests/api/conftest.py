@@ -1,11 +1,16 @@
-"""Spies the API tests share: which read path answered, how often strawberry's pipeline ran,
-what was taken from the cost bucket. Each records real calls and passes them through."""
+"""What the API tests share: clients of apps with their own settings, and spies (which read path
+answered, how often strawberry's pipeline ran, what was taken from the cost bucket), each of which
+records real calls and passes them through."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
 from ymt_graph.api import cost as cost_module
 from ymt_graph.api.view import GraphQLView
@@ -55,3 +60,26 @@ def bucket_takes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(cost_module.Buckets, "take", take)
     return takes
+
+
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def make_client(settings: Settings) -> AsyncIterator[MakeClient]:
+    """A client of an app with these settings changed (``make(**update)``), and a rate-limit
+    bucket namespace of its own."""
+    from ymt_graph.app import create_app
+
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**update: Any) -> httpx.AsyncClient:
+        update = {"rate_limit_key_prefix": f"ymt-test-{secrets.token_hex(4)}", **update}
+        app: Starlette = create_app(settings.model_copy(update=update))
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.aclose()

@@ -5,17 +5,16 @@ HTTP: the single-query maximum, the per-principal leaky bucket (429 + Retry-Afte
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from graphql import GraphQLSchema, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
 from ymt_graph.api import cost as cost_module
 from ymt_graph.api.cost import CostCache, operation_cost
@@ -43,6 +42,8 @@ STOREFRONT_COST = 3252
 TOO_BIG = "{ dealers(first: 250) { edges { node { stores(first: 250) { edges { node { code } } } } } } }"
 TOO_BIG_COST = 63252
 
+
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]  # tests/api/conftest.py's make_client
 
 @pytest.fixture(scope="module")
 def schema() -> GraphQLSchema:
@@ -139,28 +140,10 @@ def test_cache_keys_only_on_the_variables_that_price(schema: GraphQLSchema) -> N
 # -- over HTTP ----------------------------------------------------------------------------------------
 
 
-MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
 @pytest.fixture
-async def make_client(settings: Settings) -> AsyncIterator[MakeClient]:
-    """A client of an app with rate limits on (unless ``update`` says otherwise), these settings
-    and a bucket namespace of its own."""
-    from ymt_graph.app import create_app
-
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(**update: Any) -> httpx.AsyncClient:
-        prefix = f"ymt-test-cost-{secrets.token_hex(4)}"
-        update = {"rate_limit_key_prefix": prefix, "rate_limit_enabled": True, **update}
-        app: Starlette = create_app(settings.model_copy(update=update))
-        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
+def make_client(make_client: MakeClient) -> MakeClient:
+    """Clients of apps with rate limits on, unless ``update`` says otherwise."""
+    return functools.partial(make_client, rate_limit_enabled=True)
 
 
 async def post(client: httpx.AsyncClient, query: str, token: str | None = None,

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
 from ymt_graph.api.auth import TOKENS, TokenCache
 from ymt_graph.api.view import GraphQLView
@@ -84,31 +83,11 @@ class Paths:
         return await self.send(send, fast=False), await self.send(send, fast=True)
 
 
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]  # tests/api/conftest.py's make_client
+
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     return Paths(monkeypatch)
-
-
-MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def make_client(settings: Settings) -> AsyncIterator[MakeClient]:
-    """A client of an app with these settings changed, and a bucket namespace of its own."""
-    from ymt_graph.app import create_app
-
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(**update: Any) -> httpx.AsyncClient:
-        update = {"rate_limit_key_prefix": f"ymt-test-fast-{secrets.token_hex(4)}", **update}
-        app: Starlette = create_app(settings.model_copy(update=update))
-        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -359,7 +359,7 @@ async def test_store_buyers_shipment_events(
 
 async def test_complete_unsubscribes_and_the_socket_lives_on(
     server: str, gql: Any, tokens: dict[str, str], d1_order: dict[str, Any], redis: Redis, demo: Demo,
-    prefix: str,
+    prefix: str, engine: AsyncEngine,
 ) -> None:
     async with ws_connect(server, tokens[DEALER1]) as sock:
         before = await listeners(redis, demo, prefix)
@@ -373,6 +373,9 @@ async def test_complete_unsubscribes_and_the_socket_lives_on(
         assert answer["type"] == "next" and answer["payload"]["data"] == {"me": {"role": "DEALER_ADMIN"}}
         assert answer["payload"]["extensions"]["cost"]["requestedQueryCost"] == 1
         assert (await sock.recv()) == {"id": "q", "type": "complete"}
+        # The query's statement gave its connection back: a socket lives for hours and must not
+        # keep one (the server shares this engine's pool).
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 async def test_bad_documents_answer_as_over_http(server: str, tokens: dict[str, str]) -> None:

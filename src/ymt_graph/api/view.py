@@ -31,6 +31,7 @@ answers persisted requests whose text this process has already seen (``persisted
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -97,6 +98,8 @@ class SocketDb(RequestDb):
     so it holds no pooled connection between statements: each one borrows a connection and gives it
     back (reads in autocommit, as for a request; units of work still use ``transaction()``)."""
 
+    holds_connection = False
+
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None, /
     ) -> Result[Any]:
@@ -155,12 +158,15 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         assert settings.database_url is not None
         self.engine = get_engine(settings.database_url, settings.db_pool_size)
+        # Compiled reads queue here, first come first served, rather than in PostgreSQL's run
+        # queue (docs/DESIGN.md "Read gate").
+        self.read_gate = asyncio.Semaphore(settings.read_concurrency)
         # The fast path writes plain JSON responses only: no streaming transports configured.
         self._fast_ok = not self._stream_transport_map and not self.multipart_uploads_enabled
         self._json_types: dict[str | None, bool] = {}
 
     async def make_context(self, request: Any, *, socket: bool = False) -> Context:
-        db = SocketDb(self.engine) if socket else RequestDb(self.engine)
+        db = (SocketDb if socket else RequestDb)(self.engine, self.read_gate)
         principal, auth_error = await authenticate(request.headers.get("authorization"), self.settings, db)
         return (SocketContext if socket else Context)(
             settings=self.settings,

@@ -11,7 +11,16 @@ import sqlalchemy as sa
 from ymt_graph import access
 from ymt_graph.catalog import service as catalog_service
 from ymt_graph.compiled import sqljson
-from ymt_graph.compiled.core import Compiler, Filter, NotCompilable, Selection, columns, compiles, compiles_root
+from ymt_graph.compiled.core import (
+    Compiler,
+    Filter,
+    NotCompilable,
+    Prefixed,
+    Selection,
+    columns,
+    compiles,
+    compiles_root,
+)
 from ymt_graph.compiled.sqljson import Expr
 from ymt_graph.org import service as org_service
 
@@ -57,13 +66,23 @@ def _model_category(c: Compiler, src: Any, sel: Selection) -> Expr:
     return _category(c, src, sel, "category_id")
 
 
+# A SKU row of ``catalog.service.sku_select`` comes joined with its category and model
+# (category_code, model_name…), as on the resolver path: read there, not looked up again.
+
+
 @compiles("Sku", "category")
 def _sku_category(c: Compiler, src: Any, sel: Selection) -> Expr:
+    joined = Prefixed.of(src, "category_", "code")
+    if joined is not None:
+        return c.object("Category", joined, sel)
     return _category(c, src, sel, "category_id")
 
 
 @compiles("Sku", "model")
 def _sku_model(c: Compiler, src: Any, sel: Selection) -> Expr:
+    joined = Prefixed.of(src, "model_", "code")
+    if joined is not None:
+        return c.object("ProductModel", joined, sel)
     m = product_models
     return c.related("ProductModel", src, sel, "model_id",
                      lambda ids: sa.select(m).where(m.c.tenant_id == c.p.tenant_id, m.c.id.in_(ids)))

@@ -70,19 +70,52 @@ class Selection:
         return self.nodes[0]
 
 
+class PageColumns:
+    """The columns a connection page's query could carry, by name, noting which ones are read.
+    The page's CTE and its row query are written last, with only the columns read: the rows
+    are copied into sorts and hash tables several times, and a SKU's or an order's every
+    column (JSON attributes, addresses) made those copies most of a page's cost."""
+
+    def __init__(self, name: str, available: Mapping[str, Any]) -> None:
+        self.name = name  # the SQL alias the finished query is written under
+        self._available = available  # name -> type
+        self.read: list[str] = []
+
+    def __contains__(self, column: str) -> bool:
+        return column in self._available
+
+    def __getitem__(self, column: str) -> Any:
+        if column not in self.read:
+            self.read.append(column)
+        return _Typed(self._available[column])
+
+    @property
+    def c(self) -> PageColumns:  # read like a table: ``page.c[name]``
+        return self
+
+    def ref(self, column: str) -> Any:
+        """``"alias"."column"``, as the finished query will name it."""
+        return sa.literal_column(f'"{self.name}"."{column}"', type_=self[column].type)
+
+
+class _Typed:
+    def __init__(self, type_: Any) -> None:
+        self.type = type_
+
+
 class PageRows:
     """The rows of one connection page, for fields that are cheaper computed for the whole page
     at once (a price, a band, a related row): ``values(column)`` selects a column of the page's
     rows; ``join`` adds a derived table LEFT JOINed to the page, which must give at most one
     row per page row."""
 
-    def __init__(self, rows: Any) -> None:
+    def __init__(self, rows: PageColumns) -> None:
         self.rows = rows
         self.joins: list[tuple[Any, Any]] = []
         self.shared: dict[Any, Any] = {}  # share key -> a derived table already joined
 
     def values(self, column: str = "id") -> sa.Select[Any]:
-        return sa.select(self.rows.c[column])
+        return sa.select(self.rows.ref(column)).select_from(sa.table(self.rows.name))
 
     def join(self, sub: Any, onclause: Any) -> None:
         self.joins.append((sub, onclause))
@@ -113,6 +146,34 @@ class _OuterColumns:
             col = self._sub.c[name]
             found = self._cache[name] = sa.literal_column(f'"{self._sub.name}"."{name}"', type_=col.type)
         return found
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+
+class Prefixed:
+    """A row's columns named ``prefix + name`` seen as another object's columns ``name``: a row
+    that came with a related row's columns beside its own (a SKU with ``category_code``, an
+    offer with its list's ``pl_code``) answers for the related object without a lookup."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self.c = _PrefixedColumns(row, prefix)
+
+    @staticmethod
+    def of(row: Any, prefix: str, probe: str) -> Prefixed | None:
+        """``row``'s related object, when ``row`` is a query's row carrying ``prefix + probe``."""
+        sub = getattr(row, "sub", None)
+        return Prefixed(row, prefix) if sub is not None and prefix + probe in sub.c else None
+
+
+class _PrefixedColumns:
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row.c[self._prefix + name]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -471,17 +532,16 @@ class Compiler:
         keys = [inner.c[k] for k in order.keys]
         directions = [_descending(col) for col in order.columns]
         ordering = [k.desc() if d else k for k, d in zip(keys, directions, strict=True)]
-        page = sa.select(inner, sa.func.row_number().over(order_by=ordering).label("_rn"))
-        if after_values is not None:
-            page = page.where(_after(keys, after_values, directions))
-        # A CTE: the page's rows are read once, also by fields computed for the whole page.
-        limited = page.order_by(*ordering).limit(first + 1).cte(f"c{next(self._aliases)}")
-        # How many rows came back (at most first + 1), beside each: the page's last row is row
-        # least(_n, first), and an extra row means there is a next page.
-        pg = sa.select(limited, sa.func.count().over().label("_n")).subquery(f"c{next(self._aliases)}")
-        rows = PageRows(limited)
-        cur = sqljson.cursor(*(pg.c[k] for k in order.keys))
-        in_page = pg.c["_rn"] <= first
+        # The page (a CTE: its rows are read once, also by fields computed for the whole page)
+        # and its rows with their count beside (the page's last row is row least(_n, first); an
+        # extra row means there is a next page) are written after the fields, by name until
+        # then: they carry only the columns the fields read (``PageColumns``).
+        available = {col.key: col.type for col in inner.c}
+        page_cols = PageColumns(f"c{next(self._aliases)}", {**available, "_rn": sa.BigInteger()})
+        pg = PageColumns(f"c{next(self._aliases)}", {**available, "_rn": sa.BigInteger(), "_n": sa.BigInteger()})
+        rows = PageRows(page_cols)
+        cur = sqljson.cursor(*(pg.ref(k) for k in order.keys))
+        in_page = pg.ref("_rn") <= first
         pairs: list[tuple[str, Expr]] = []
         for w in wanted:
             if w.name == "__typename":
@@ -495,7 +555,14 @@ class Compiler:
                 pairs.append((w.key, counted))
             else:
                 raise NotCompilable(f"{conn_type.name}.{w.name}")
-        source: Any = pg
+        carried = [inner.c[k] for k in available if k in pg.read or k in page_cols.read]
+        page = sa.select(*carried, sa.func.row_number().over(order_by=ordering).label("_rn"))
+        if after_values is not None:
+            page = page.where(_after(keys, after_values, directions))
+        limited = page.order_by(*ordering).limit(first + 1).cte(page_cols.name)
+        counted_rows = sa.select(*(limited.c[k] for k in available if k in pg.read),
+                                 limited.c["_rn"], sa.func.count().over().label("_n"))
+        source: Any = counted_rows.subquery(pg.name)
         for sub, onclause in rows.joins:
             source = source.outerjoin(sub, onclause)
         # GROUP BY (): one row, also for an empty page or a selection without aggregates.
@@ -508,7 +575,9 @@ class Compiler:
         first, after = self.first(type_name, sel), self.after(type_name, sel, order)
         return self.connection(node_type, sel, base, order, first, after)
 
-    def _edges(self, node_type: str, sel: Selection, pg: Any, cur: Expr, in_page: Expr, rows: PageRows) -> Expr:
+    def _edges(
+        self, node_type: str, sel: Selection, pg: PageColumns, cur: Expr, in_page: Expr, rows: PageRows
+    ) -> Expr:
         edge_type = self.object_type(f"{node_type}Edge")
         pairs: list[tuple[str, Expr]] = []
         for w in self.selections(edge_type, sel.nodes):
@@ -520,16 +589,18 @@ class Compiler:
                 pairs.append((w.key, self.object(node_type, Outer(pg, rows), w)))
             else:
                 raise NotCompilable(f"{edge_type.name}.{w.name}")
-        return sqljson.json_array(self._object_of(pairs), [pg.c["_rn"]], in_page)
+        return sqljson.json_array(self._object_of(pairs), [pg.ref("_rn")], in_page)
 
-    def _page_info(self, sel: Selection, pg: Any, cur: Expr, in_page: Expr, first: Expr, has_after: bool) -> Expr:
+    def _page_info(
+        self, sel: Selection, pg: PageColumns, cur: Expr, in_page: Expr, first: Expr, has_after: bool
+    ) -> Expr:
         info_type = self.object_type("PageInfo")
-        last = sa.func.least(pg.c["_n"], first)
+        last = sa.func.least(pg.ref("_n"), first)
         values: dict[str, Expr] = {
-            "hasNextPage": sa.func.coalesce(sa.func.max(pg.c["_n"]), 0) > first,
+            "hasNextPage": sa.func.coalesce(sa.func.max(pg.ref("_n")), 0) > first,
             "hasPreviousPage": sa.literal(has_after, sa.Boolean),
-            "startCursor": sa.func.max(cur).filter(sa.and_(pg.c["_rn"] == 1, in_page)),
-            "endCursor": sa.func.max(cur).filter(sa.and_(pg.c["_rn"] == last, in_page)),
+            "startCursor": sa.func.max(cur).filter(sa.and_(pg.ref("_rn") == 1, in_page)),
+            "endCursor": sa.func.max(cur).filter(sa.and_(pg.ref("_rn") == last, in_page)),
         }
         pairs: list[tuple[str, Expr]] = []
         for w in self.selections(info_type, sel.nodes):

@@ -17,6 +17,7 @@ from ymt_graph.compiled.core import (
     Compiler,
     Filter,
     NotCompilable,
+    Prefixed,
     Selection,
     columns,
     compiles,
@@ -111,9 +112,6 @@ def _quantity(q: Any) -> int:
     return int(q)
 
 
-_RUNNER_UP = ("pl_kind", "pl_code", "pl_priority", "from_hq", "seller_code")
-
-
 def _resolved(c: Compiler, src: Any, sel: Selection, *, store: bool) -> Expr:
     buyer_arg, buyer_type = ("storeId", "Store") if store else ("dealerId", "Dealer")
     buyer = c.arg_sql("Sku", sel, buyer_arg, lambda g: parse_pk(g, buyer_type), sa.BigInteger)
@@ -122,13 +120,13 @@ def _resolved(c: Compiler, src: Any, sel: Selection, *, store: bool) -> Expr:
     def winners(ids: Any) -> sa.Select[Any]:
         """Per SKU the winning offer (visible to the principal), the runner-up's columns beside."""
         rows = _sub(c, pricing_service.resolution_rows(c.p, store, buyer, ids, quantity))
-        ranked = _sub(c, sa.select(rows, *(
-            sa.func.lead(rows.c[n]).over(partition_by=rows.c.sku_id, order_by=rows.c.rank).label(f"next_{n}")
-            for n in _RUNNER_UP)))
-        return sa.select(ranked).where(ranked.c.rank == 1, ranked.c.visible)
+        # "rank < 2", not "rank = 1": PostgreSQL has no statistics for a window's output and
+        # guesses an equality keeps 1 row of the page's ~100, then joins the page to it by a
+        # nested loop (100 × 100 comparisons); an inequality it guesses keeps a third.
+        return sa.select(rows).where(rows.c.rank < 2, rows.c.visible)
 
     def build(row: Any) -> Expr:
-        runner = _Named({n: row.c[f"next_{n}"] for n in _RUNNER_UP})
+        runner = _Named({n: row.c[f"next_{n}"] for n in pricing_service.RUNNER_UP} | {"seller_code": row.c.seller_code})
         return _price_object(c, sel, row, pricing_service.explain_sql(row.c, runner, quantity))
 
     return c.per_row(src, winners, "sku_id", build)
@@ -137,26 +135,6 @@ def _resolved(c: Compiler, src: Any, sel: Selection, *, store: bool) -> Expr:
 class _Named:
     def __init__(self, cols: dict[str, Any]) -> None:
         self.__dict__.update(cols)
-
-
-class _Prefixed:
-    """A row's columns named ``prefix + name`` seen as an object's columns ``name``."""
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self.c = _PrefixedColumns(row, prefix)
-
-
-class _PrefixedColumns:
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row, self._prefix = row, prefix
-
-    def __getitem__(self, name: str) -> Any:
-        return self._row.c[self._prefix + name]
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self[name]
 
 
 def _price_object(c: Compiler, sel: Selection, row: Any, why: Expr) -> Expr:
@@ -168,7 +146,7 @@ def _price_object(c: Compiler, sel: Selection, row: Any, why: Expr) -> Expr:
             pairs.append((w.key, money(c, w, row.c.amount, _currency(c))))
         elif w.name == "list":
             # The offer's row carries its list's columns (pl_*): no lookup per SKU.
-            pairs.append((w.key, c.object("PriceList", _Prefixed(row, "pl_"), w)))
+            pairs.append((w.key, c.object("PriceList", Prefixed(row, "pl_"), w)))
         elif w.name == "break":
             pairs.append((w.key, c.object("PriceBreak", row, w)))
         elif w.name == "why":

@@ -8,6 +8,7 @@ comes from PostgreSQL and is embedded in the response as it is (``orjson.Fragmen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -283,16 +284,21 @@ async def _run(
     view's fast path); if it holds no connection yet, this statement gets one from the pool for
     itself, without SQLAlchemy's Connection around it (whose AUTOCOMMIT option only concerns
     statements sent through SQLAlchemy: this one goes to asyncpg directly, outside any
-    transaction either way), and gives it back at once."""
+    transaction either way), and gives it back at once; so does a websocket's statement
+    (``RequestDb.holds_connection``). Statements wait their turn at the
+    process's read gate (``RequestDb.read_gate``), first come first served."""
     db = ctx.db
-    if alone and type(db) is RequestDb and db._conn is None:
-        pooled = await db.engine.raw_connection()
-        try:
-            return await _fetch(pooled.driver_connection, key, plan, args, operation_name)
-        finally:
-            await greenlet_spawn(pooled.close)
-    conn = await db.connection()
-    return await _fetch((await conn.get_raw_connection()).driver_connection, key, plan, args, operation_name)
+    gate = getattr(db, "read_gate", None)
+    async with gate or contextlib.nullcontext():
+        lone = alone and type(db) is RequestDb and db._conn is None
+        if lone or not getattr(db, "holds_connection", True):
+            pooled = await db.engine.raw_connection()
+            try:
+                return await _fetch(pooled.driver_connection, key, plan, args, operation_name)
+            finally:
+                await greenlet_spawn(pooled.close)
+        conn = await db.connection()
+        return await _fetch((await conn.get_raw_connection()).driver_connection, key, plan, args, operation_name)
 
 
 async def _fetch(raw: Any, key: Any, plan: Plan, args: list[Any], operation_name: str | None) -> bytes | None:

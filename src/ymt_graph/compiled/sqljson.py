@@ -101,16 +101,22 @@ def json_array(item: Expr, order_by: Any, where: Any = None) -> Expr:
     return sa.type_coerce(concat("[", sa.func.coalesce(agg, literal_text("", sa.Text)), "]"), JsonText)
 
 
-def base64url(raw_text: Any) -> Expr:
-    """base64url without padding of a text's UTF-8 bytes (PostgreSQL wraps base64 at 76
-    characters: the newlines go with the translation)."""
-    b64 = sa.func.encode(sa.func.convert_to(raw_text, "UTF8"), "base64")
-    return sa.func.rtrim(sa.func.translate(b64, "+/\n", "-_"), "=", type_=Bare)
+def base64url(raw_text: Any, *, ascii_only: bool = False) -> Expr:
+    """base64url without padding of a text's UTF-8 bytes. PostgreSQL wraps base64 at 76
+    characters: the newlines go too. ``replace`` four times, not ``translate`` and ``rtrim``,
+    which work character by character for any encoding (three times the cost, on every id of a
+    page). ``ascii_only``: the text is ASCII (``Type:pk``), whose bytes are the same in any
+    server encoding: ``textsend`` gives them without the conversion ``convert_to`` looks up."""
+    raw = sa.func.textsend(raw_text) if ascii_only else sa.func.convert_to(raw_text, "UTF8")
+    b64: Any = sa.func.encode(raw, "base64")
+    for old, new in (("\n", ""), ("+", "-"), ("/", "_"), ("=", "")):
+        b64 = sa.func.replace(b64, old, new, type_=Bare)
+    return b64
 
 
 def gid(type_name: str, pk: Any) -> Expr:
     """``encode_gid(type_name, pk)``; NULL for a NULL pk (and so for a NULL pk's text)."""
-    return base64url(concat(f"{type_name}:", sa.cast(pk, sa.Text)))
+    return base64url(concat(f"{type_name}:", sa.cast(pk, sa.Text)), ascii_only=True)
 
 
 def json_text(item: Any) -> Expr:

@@ -387,6 +387,7 @@ def _ranked(
             from_hq.label("from_hq"),
             buyer_id.label("buyer_id"),
             seller_id.label("seller_id"),
+            *(pl.c[k].label(f"pl_{k}") for k in _LIST_COLUMNS),
         )
         .select_from(offered.join(ln, ln.c.price_list_id == pl.c.id))
         .where(
@@ -400,11 +401,14 @@ def _ranked(
         .order_by(ln.c.sku_id, pl.c.id, ln.c.min_quantity.desc())
         .subquery("per_list")
     )
-    rank = sa.func.row_number().over(
-        partition_by=per_list.c.sku_id,
-        order_by=(per_list.c.from_hq, per_list.c.priority.desc(), per_list.c.list_id.desc()),
-    )
-    return sa.select(per_list, rank.label("rank"))
+    ranking: dict[str, Any] = {
+        "partition_by": per_list.c.sku_id,
+        "order_by": (per_list.c.from_hq, per_list.c.priority.desc(), per_list.c.list_id.desc()),
+    }
+    # The runner-up's list beside each offer, from the same window (one sort for both): it
+    # only explains the answer (``explain``, ``explain_sql``).
+    runner_up = (sa.func.lead(per_list.c[n]).over(**ranking).label(f"next_{n}") for n in RUNNER_UP)
+    return sa.select(per_list, sa.func.row_number().over(**ranking).label("rank"), *runner_up)
 
 
 @dataclass(frozen=True)
@@ -420,6 +424,9 @@ class ResolvedPriceRow:
 
 
 _LIST_COLUMNS = tuple(c.key for c in price_lists.c)
+# An offer's columns that its runner-up's are given beside it as next_<name> (``_ranked``). The
+# seller is the buyer's, the same for both.
+RUNNER_UP = ("pl_kind", "pl_code", "pl_priority", "from_hq")
 KIND_WORDS = {
     "BASE": "base list",
     "TIER": "tier list",
@@ -559,20 +566,18 @@ def resolution_rows(
     # as a row condition re-ran its correlated EXISTS for every offer.
     seen: Any = price_lists.alias("seen_list")
     visible_lists = sa.select(seen.c.id).where(access.price_list_scope(p, seen, dealers, regions))
-    may_ask = (access.store_price_scope(p, offer.c.buyer_id, stores, dealers, regions) if store
-               else access.dealer_price_scope(p, offer.c.buyer_id, dealers, regions))
+    # Asked of the buyer argument, not of each offer's buyer column (the same value): a condition
+    # on a value PostgreSQL checks once, where one on the column was a dealer lookup per offer.
+    buyer = buyer_id if isinstance(buyer_id, sa.ColumnElement) else sa.literal(buyer_id, sa.BigInteger)
+    may_ask = (access.store_price_scope(p, buyer, stores, dealers, regions) if store
+               else access.dealer_price_scope(p, buyer, dealers, regions))
     return (
         sa.select(
             offer,
-            *(price_lists.c[k].label(f"pl_{k}") for k in _LIST_COLUMNS),
             _seller.c.code.label("seller_code"),
             offer.c.list_id.in_(visible_lists).label("visible"),
         )
-        .select_from(
-            offer.join(price_lists, price_lists.c.id == offer.c.list_id).outerjoin(
-                _seller, _seller.c.id == offer.c.seller_id
-            )
-        )
+        .select_from(offer.outerjoin(_seller, _seller.c.id == offer.c.seller_id))
         # The runner-up only explains the answer.
         .where(offer.c.rank <= 2, may_ask)
     )
