@@ -338,6 +338,41 @@ async def test_same_key_twice_at_once_makes_one_order(
     assert n == 1
 
 
+async def test_a_key_sent_again_for_another_request_is_refused(
+    gql: Any, tokens: dict[str, str], shop: Shop, engine: AsyncEngine
+) -> None:
+    """An idempotency key answers retries only: the same note (or none), and nothing added to the
+    cart since. Anything else would tell the client that lines it added were ordered."""
+    t = tokens[DEALER1]
+    await _fill(gql, t, shop, "D0001", [shop.skus[1]])
+    first = await _submit(gql, t, shop, "D0001", "reuse-1", note="rush")
+    assert first["userErrors"] == [] and first["order"]["number"]
+    number = first["order"]["number"]
+    # A retry: the same order, nothing written.
+    snap = await snapshot(engine)
+    again = await _submit(gql, t, shop, "D0001", "reuse-1", note="rush")
+    assert again["userErrors"] == [] and again["order"]["id"] == first["order"]["id"]
+    assert (await _submit(gql, t, shop, "D0001", "reuse-1"))["order"]["id"] == first["order"]["id"]
+    assert await snapshot(engine) == snap
+    # Another note with the same key: refused, nothing written.
+    other = await _submit(gql, t, shop, "D0001", "reuse-1", note="not rush")
+    assert other["order"] is None
+    assert [(e["code"], e["field"]) for e in other["userErrors"]] == [("IDEMPOTENCY_KEY_REUSED", ["idempotencyKey"])]
+    assert number in other["userErrors"][0]["message"]
+    assert await snapshot(engine) == snap
+    # New lines in the cart and the old key: refused, and the cart keeps them.
+    await _fill(gql, t, shop, "D0001", [shop.skus[2]])
+    snap = await snapshot(engine)
+    stale = await _submit(gql, t, shop, "D0001", "reuse-1", note="rush")
+    assert stale["order"] is None
+    (refusal,) = stale["userErrors"]
+    assert refusal["code"] == "IDEMPOTENCY_KEY_REUSED" and "1 line(s)" in refusal["message"]
+    assert await snapshot(engine) == snap
+    # A new key orders them.
+    fresh = await _submit(gql, t, shop, "D0001", "reuse-2", note="rush")
+    assert fresh["userErrors"] == [] and fresh["order"]["id"] != first["order"]["id"]
+
+
 async def test_review_names_every_problem_and_submit_refuses_them(
     gql: Any, tokens: dict[str, str], shop: Shop, engine: AsyncEngine
 ) -> None:

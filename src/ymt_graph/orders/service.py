@@ -67,6 +67,7 @@ class OrdersErrorCode(enum.Enum):
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
     NO_BUYER_WAREHOUSE = "NO_BUYER_WAREHOUSE"
     IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     NOTE_TOO_LONG = "NOTE_TOO_LONG"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     INVALID_TRANSITION = "INVALID_TRANSITION"
@@ -527,6 +528,26 @@ async def _outstanding(conn: Executor, tenant_id: int, dealer_id: int) -> Decima
     )).scalar_one())
 
 
+async def _same_request(conn: Executor, p: Principal, r: SubmitRequest, order_id: int) -> None:
+    """A key sent again must come with the request it was first sent with: a retry. A note it
+    gives must be the order's (none: the retry leaves it out), and the cart must be empty (the
+    order emptied it): lines in it now were added since, and answering with the old order would
+    tell the client they were ordered."""
+    o = await _order_row(conn, p.tenant_id, order_id)
+    if r.note is not None and r.note != o.note:
+        raise _fail(OrdersErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    f"This idempotency key made order {o.number} with another note; use a new key for a new order.",
+                    "idempotencyKey")
+    waiting = (await conn.execute(
+        sa.select(sa.func.count()).select_from(cart_lines.join(carts, carts.c.id == cart_lines.c.cart_id))
+        .where(carts.c.tenant_id == p.tenant_id, r.buyer.column(carts) == r.buyer.id)
+    )).scalar_one()
+    if waiting:
+        raise _fail(OrdersErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    f"This idempotency key already made order {o.number}, and the cart holds {waiting} line(s) "
+                    "added since; submit them with a new key.", "idempotencyKey")
+
+
 async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
     """Turn the buyer's cart into an order (see the module docstring); returns its id.
     The same idempotency key returns the order it made, never a second one."""
@@ -542,6 +563,7 @@ async def submit(conn: Executor, p: Principal, r: SubmitRequest) -> int:
     await _lock_cart(conn, p.tenant_id, r.buyer)
     existing = await order_id_by_key(conn, p.tenant_id, r.buyer, key)
     if existing is not None:
+        await _same_request(conn, p, r, existing)
         return existing
     rv = await review(conn, p, r.buyer, pt)
     if not rv.lines:

@@ -281,7 +281,11 @@ class CartLinesRemoveInput:
 class OrderSubmitInput:
     buyer_id: strawberry.ID
     idempotency_key: str = strawberry.field(
-        description="The client's key for this submit: sent again, it returns the same order."
+        description=(
+            "The client's key for this submit (per buyer). Sent again as a retry (the same note or none, "
+            "the cart still empty), it returns the same order; sent with another note, or with new lines in "
+            "the cart, it is refused with IDEMPOTENCY_KEY_REUSED."
+        )
     )
     note: str | None = None
 
