@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     max_depth: int = 12
     max_tokens: int = 4000
     max_aliases: int = 30
-    max_page_size: int = 250
+    # No page-size setting: API.md promises every list takes first ≤ 250 (graph.connection.MAX_PAGE).
     # Query cost (api/cost.py; docs/DESIGN.md "Cost and rate limits"). One query may cost at most
     # this much (YMT_MAX_QUERY_COST): 250 shipments with lines and events cost ~10,800, a 250-SKU
     # priced and stocked storefront page ~3,300; 250 dealers × 250 stores (63,252) is refused.
@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     rate_limit_bucket_size: int = Field(default=20_000, gt=0)
     rate_limit_restore_rate: float = Field(default=1_000.0, gt=0)  # points per second
     rate_limit_key_prefix: str = "ymt:cost"
+    # Per account, whatever the client's address (org.identity.LoginAttempts): this many failed
+    # logins within the window from the first, and the account takes no password until it ends.
+    login_max_failures: int = Field(default=10, gt=0)
+    login_failure_window_seconds: int = Field(default=15 * 60, gt=0)
     # Connections kept open per API process. Under load every request holds one while it runs;
     # past the pool, overflow connections are opened and closed again, and each new connection
     # prepares (plans) its statements afresh — so size it to the concurrency a process serves.

@@ -34,7 +34,6 @@ PostgreSQL's JSON, and refunding it a second Redis round trip.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -42,9 +41,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from graphql import (
@@ -80,6 +77,7 @@ from redis.asyncio import Redis
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from ymt_graph import redis_clients
 from ymt_graph.graph.connection import DEFAULT_PAGE, MAX_PAGE
 from ymt_graph.graph.context import Context
 from ymt_graph.graph.errors import CodedError, ErrorCode
@@ -360,7 +358,6 @@ return {ok, string.format('%.6f', size - level)}
 
 # After Redis failed, requests go unlimited this long before it is tried again.
 FAIL_OPEN_SECONDS = 5.0
-REDIS_TIMEOUT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -384,17 +381,14 @@ class Buckets:
     fails is left alone for ``FAIL_OPEN_SECONDS``: requests go unlimited meanwhile."""
 
     def __init__(self) -> None:
-        self._scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
-            weakref.WeakKeyDictionary())
+        self._scripts: weakref.WeakKeyDictionary[Redis, Any] = weakref.WeakKeyDictionary()
         self._down_until: dict[str, float] = {}  # by URL; present while that Redis is out
 
     def _script(self, url: str) -> Any:
-        per_loop = self._scripts.setdefault(asyncio.get_running_loop(), {})
-        script = per_loop.get(url)
+        client = redis_clients.for_loop(url)
+        script = self._scripts.get(client)
         if script is None:
-            client = Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                    socket_timeout=REDIS_TIMEOUT_SECONDS)
-            script = per_loop[url] = client.register_script(LEAKY_BUCKET)
+            script = self._scripts[client] = client.register_script(LEAKY_BUCKET)
         return script
 
     async def take(self, settings: Settings, key: str, cost: int) -> Throttle | None:
@@ -423,18 +417,9 @@ class Buckets:
 BUCKETS = Buckets()
 
 
-@lru_cache(maxsize=64)
-def _namespace(prefix: str, database_url: str | None) -> str:
-    # Tenant, user and key ids are ids in one database: two databases sharing a Redis (test modules,
-    # staging next to production) must not share buckets. The name, not the URL: every API node of a
-    # deployment reaches the same database, maybe by other hosts.
-    name = urlsplit(database_url).path.strip("/") if database_url else ""
-    return f"{prefix}:{name or '-'}"
-
-
 def bucket_key(ctx: Context) -> str:
     """Whose bucket: the user or API key (per tenant), else the client's address."""
-    prefix = _namespace(ctx.settings.rate_limit_key_prefix, ctx.settings.database_url)
+    prefix = redis_clients.namespace(ctx.settings.rate_limit_key_prefix, ctx.settings.database_url)
     p = ctx.principal
     if p is not None:
         if p.user_id is not None:

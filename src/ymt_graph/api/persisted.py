@@ -31,19 +31,17 @@ a miss (logged), a registration is skipped (logged); the request itself is not f
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
 
+from ymt_graph import redis_clients
 from ymt_graph.access import Principal
-from ymt_graph.api.cost import _namespace
 from ymt_graph.graph.errors import CodedError, ErrorCode, bad_input
 from ymt_graph.settings import Settings
 
@@ -51,7 +49,6 @@ log = logging.getLogger("ymt_graph.persisted")
 
 APQ_VERSION = 1
 DOCUMENT_ID_PREFIX = "sha256:"
-REDIS_TIMEOUT_SECONDS = 0.5
 LOCAL_CACHE_SIZE = 1024
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # what Apollo clients look for (with the code)
@@ -77,7 +74,7 @@ def not_allowed() -> CodedError:
 
 def keys(settings: Settings) -> tuple[str, str]:
     """(prefix of the APQ keys, the trusted documents' hash)."""
-    namespace = _namespace(settings.persisted_key_prefix, settings.database_url)
+    namespace = redis_clients.namespace(settings.persisted_key_prefix, settings.database_url)
     return f"{namespace}:apq:", f"{namespace}:documents"
 
 
@@ -105,18 +102,11 @@ class DocumentStore:
     A trusted document stays trusted in a process that has seen it (there is no unregistering)."""
 
     def __init__(self, maxsize: int = LOCAL_CACHE_SIZE) -> None:
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Redis]] = (
-            weakref.WeakKeyDictionary())
         self._trusted = _Lru(maxsize)
         self._apq = _Lru(maxsize)
 
     def _client(self, url: str) -> Redis:
-        per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
-        client = per_loop.get(url)
-        if client is None:
-            client = per_loop[url] = Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                                    socket_timeout=REDIS_TIMEOUT_SECONDS, decode_responses=True)
-        return client
+        return redis_clients.for_loop(url, decode=True)
 
     # -- cached only (no I/O): the view's fast path
 

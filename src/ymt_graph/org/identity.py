@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ymt_graph import redis_clients
 from ymt_graph.access import ALL_SCOPES, Principal, Role
 from ymt_graph.db import table
 from ymt_graph.errors import DomainError, Executor
@@ -36,12 +38,14 @@ _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps the timing the same.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 API_KEY_PREFIX = "ymt_"
+log = logging.getLogger(__name__)
 
 
 class AuthErrorCode(enum.Enum):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
     REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
 
 
 class TokenInvalid(Exception):
@@ -148,15 +152,69 @@ def principal_from_token(settings: Settings, token: str) -> Principal:
         raise TokenInvalid("Invalid token.") from exc
 
 
+class LoginAttempts:
+    """Failed logins per account, in Redis: after ``login_max_failures`` within
+    ``login_failure_window_seconds`` of the first, the account takes no password — not even the
+    right one — until the window ends. The cost buckets limit a client address; this stops many
+    addresses guessing one account's password. Unknown emails count alike (answers must not tell
+    which accounts exist). A Redis that does not answer limits nothing (logged), as for buckets."""
+
+    def __init__(self, settings: Settings, email: str) -> None:
+        self.settings = settings
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        self.key = f"{redis_clients.namespace(settings.rate_limit_key_prefix, settings.database_url)}:login:{digest}"
+
+    def _redis(self) -> Any:
+        return redis_clients.for_loop(self.settings.redis_url) if self.settings.redis_url else None
+
+    async def locked_for(self) -> int:
+        """Seconds until the account takes passwords again; 0 when it does now."""
+        redis = self._redis()
+        if redis is None:
+            return 0
+        try:
+            failures, ttl = await redis.pipeline(transaction=False).get(self.key).ttl(self.key).execute()
+        except Exception as exc:
+            log.warning("login attempts: Redis did not answer (%s: %s); not limited", type(exc).__name__, exc)
+            return 0
+        if int(failures or 0) < self.settings.login_max_failures:
+            return 0
+        return max(int(ttl), 1)
+
+    async def failed(self) -> None:
+        redis = self._redis()
+        if redis is None:
+            return
+        try:
+            _, ttl = await redis.pipeline(transaction=True).incr(self.key).ttl(self.key).execute()
+            if ttl < 0:  # the first failure opens the window (EXPIRE NX needs Redis 7: embedded is older)
+                await redis.expire(self.key, self.settings.login_failure_window_seconds)
+        except Exception as exc:
+            log.warning("login attempts: not counted, Redis did not answer (%s: %s)", type(exc).__name__, exc)
+
+    async def cleared(self) -> None:
+        redis = self._redis()
+        if redis is None:
+            return
+        try:
+            await redis.delete(self.key)
+        except Exception as exc:
+            log.warning("login attempts: not cleared, Redis did not answer (%s: %s)", type(exc).__name__, exc)
+
+
 async def create_token(db: Executor, settings: Settings, email: str, password: str) -> TokenPair:
-    row = (
-        await db.execute(sa.select(users.c.id, users.c.password_hash).where(users.c.email == email.strip().lower()))
-    ).first()
-    if row is None:
-        verify_password(_DUMMY_HASH, password)
+    email = email.strip().lower()
+    attempts = LoginAttempts(settings, email)
+    wait = await attempts.locked_for()
+    if wait:
+        minutes = -(-wait // 60)
+        raise DomainError(AuthErrorCode.TOO_MANY_ATTEMPTS,
+                          f"Too many failed logins for this account: try again in {minutes} minute(s).", ["email"])
+    row = (await db.execute(sa.select(users.c.id, users.c.password_hash).where(users.c.email == email))).first()
+    if not verify_password(row.password_hash if row is not None else _DUMMY_HASH, password) or row is None:
+        await attempts.failed()
         raise DomainError(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.", ["email"])
-    if not verify_password(row.password_hash, password):
-        raise DomainError(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.", ["email"])
+    await attempts.cleared()
     found = await principal_for_user(db, row.id)
     assert found is not None
     principal, status = found
