@@ -171,6 +171,60 @@ def cmd_documents_register(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_documents_remove(args: argparse.Namespace) -> int:
+    """Take documents off the trusted list, by id (``sha256:<hex>``) or by the file registered.
+    Every API process stops running them within ``persisted.TRUST_SECONDS``."""
+    from ymt_graph.api.persisted import document_id, keys, unregister
+    from ymt_graph.graph.errors import CodedError
+
+    ids: list[str] = []
+    for item in args.documents:
+        try:
+            ids.append(item if item.startswith("sha256:") else document_id(Path(item).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{item}: not a document id, nor a readable file: {exc}", file=sys.stderr)
+            return 1
+    with contextlib.ExitStack() as stack:
+        settings = _resolved(stack)
+        try:
+            removed = asyncio.run(unregister(settings, ids))
+        except CodedError as exc:
+            print(f"nothing removed: {exc.message}", file=sys.stderr)
+            return 1
+    for (doc_id, was), item in zip(removed, args.documents, strict=True):
+        source = f"  {item}" if item != doc_id else ""
+        print(f"{doc_id}{source}  {'removed' if was else 'was not registered'}")
+    print(f"{sum(was for _, was in removed)} removed from {keys(settings)[1]}", file=sys.stderr)
+    return 0
+
+
+def cmd_documents_list(args: argparse.Namespace) -> int:
+    """The trusted documents: id and each one's first operation (or its first line)."""
+    from ymt_graph.api.persisted import keys, registered
+
+    with contextlib.ExitStack() as stack:
+        settings = _resolved(stack)
+        documents = asyncio.run(registered(settings))
+    for doc_id, text in sorted(documents.items(), key=lambda item: _operation_of(item[1])):
+        print(f"{doc_id}  {_operation_of(text)}")
+    print(f"{len(documents)} documents in {keys(settings)[1]}", file=sys.stderr)
+    return 0
+
+
+def _operation_of(text: str) -> str:
+    """``query DealerSkuPage``: a document's first operation, as a person looks for it."""
+    from graphql import GraphQLError, OperationDefinitionNode, parse
+
+    try:
+        ops = [d for d in parse(text).definitions if isinstance(d, OperationDefinitionNode)]
+    except GraphQLError:
+        ops = []
+    if not ops:
+        return text.strip().splitlines()[0][:60] if text.strip() else "(empty)"
+    op, more = ops[0], f" (+{len(ops) - 1})" if len(ops) > 1 else ""
+    return f"{op.operation.value} {op.name.value if op.name else '(anonymous)'}{more}"
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """The whole thing on one machine: services, schema, demo data, API, worker."""
     from ymt_graph.migrate import upgrade
@@ -242,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true",
                    help="register the files that parse even if others do not (exit status 1 still)")
     p.set_defaults(func=cmd_documents_register)
+    p = documents.add_parser("remove", help="take documents off the trusted list (by sha256:<hex> id or file)")
+    p.add_argument("documents", nargs="+", metavar="ID_OR_FILE")
+    p.set_defaults(func=cmd_documents_remove)
+    p = documents.add_parser("list", help="the trusted documents: id and operation")
+    p.set_defaults(func=cmd_documents_list)
 
     p = sub.add_parser("schema", help="export or check schema.graphql")
     p.add_argument("action", choices=("export", "check"))

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-
 from live_helpers import free_port
 
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]  # tests/api/conftest.py's make_client

@@ -5,6 +5,7 @@ paths (and the fast path). Real Redis and PostgreSQL, through the ASGI app."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -183,11 +184,11 @@ async def test_apq_over_get(make_client: MakeClient, tokens: dict[str, str]) -> 
 # -- trusted documents -------------------------------------------------------------------------------
 
 
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(settings: Settings, *args: str, action: str = "register") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "YMT_PERSISTED_KEY_PREFIX": settings.persisted_key_prefix}
     exe = Path(sys.executable).with_name("ymt-graph")
-    return subprocess.run([str(exe), "documents", "register", *args], env=env, capture_output=True,
+    return subprocess.run([str(exe), "documents", action, *args], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
 
@@ -231,6 +232,41 @@ async def test_cli_registers_and_document_ids_run(make_client: MakeClient, token
         assert code(r) == "BAD_USER_INPUT", r.json()
     both = await post(client, {"documentId": f"sha256:{sha(ME)}", "query": ME}, token)
     assert code(both) == "BAD_USER_INPUT"
+
+
+async def test_cli_lists_and_removes_documents_and_they_stop_running(
+        make_client: MakeClient, tokens: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A removed document stops running in every process once its trust there ends
+    (``persisted.TRUST_SECONDS``; shortened here): the CLI runs in a process of its own."""
+    monkeypatch.setattr(persisted.STORE._trusted, "ttl", 0.5)
+    client, settings = await make_client(only_trusted_documents=True)
+    files = []
+    for name, text in (("skus", SKUS), ("me", ME)):
+        path = tmp_path / f"{name}.graphql"
+        path.write_text(text, encoding="utf-8")
+        files.append(str(path))
+    assert run_cli(settings, *files).returncode == 0
+    listed = run_cli(settings, action="list")
+    assert listed.returncode == 0 and "2 documents" in listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted([f"sha256:{sha(SKUS)}  query Skus",
+                                                         f"sha256:{sha(ME)}  query (anonymous)"])
+    token = tokens[DEALER1]
+    skus = {"documentId": f"sha256:{sha(SKUS)}"}
+    assert "errors" not in (await post(client, skus, token)).json()
+    assert "errors" not in (await post(client, {"query": SKUS}, token)).json()  # its exact text runs too
+
+    removed = run_cli(settings, files[0], f"sha256:{'0' * 64}", action="remove")
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines() == [f"sha256:{sha(SKUS)}  {files[0]}  removed",
+                                           f"sha256:{'0' * 64}  was not registered"]
+    assert "1 removed" in removed.stderr
+    await asyncio.sleep(0.6)  # this process's trust in it ends
+    assert code(await post(client, skus, token)) == "PERSISTED_QUERY_NOT_FOUND"
+    assert code(await post(client, {"query": SKUS}, token)) == "PERSISTED_QUERY_NOT_ALLOWED"
+    assert "errors" not in (await post(client, {"documentId": f"sha256:{sha(ME)}"}, token)).json()  # kept
+    assert run_cli(settings, action="list").stdout.splitlines() == [f"sha256:{sha(ME)}  query (anonymous)"]
+    bad = run_cli(settings, "sha256:nothex", action="remove")
+    assert bad.returncode == 1 and "nothing removed" in bad.stderr
 
 
 # -- only trusted documents --------------------------------------------------------------------------

@@ -15,6 +15,8 @@ A version other than 1 is BAD_USER_INPUT.
 **Trusted documents.** ``ymt-graph documents register FILE...`` stores each file's text under
 ``sha256:<hex of the text>`` in the Redis hash ``<prefix>:<db>:documents`` (no expiry). A request may
 send ``documentId: "sha256:<hex>"`` instead of ``query`` (unknown → PERSISTED_QUERY_NOT_FOUND).
+``ymt-graph documents remove`` takes documents off the list; every process stops running them within
+``TRUST_SECONDS``.
 With ``Settings.only_trusted_documents``, a principal whose role is not in
 ``Settings.trusted_documents_exempt_roles`` (HQ_ADMIN and ANALYST by default) may run registered
 documents only — by ``documentId``, by hash, or by sending a registered text verbatim; anything else
@@ -33,7 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -50,6 +54,9 @@ log = logging.getLogger("ymt_graph.persisted")
 APQ_VERSION = 1
 DOCUMENT_ID_PREFIX = "sha256:"
 LOCAL_CACHE_SIZE = 1024
+# How long a process runs a trusted document it has seen without asking Redis again: the longest
+# a removed document keeps running somewhere.
+TRUST_SECONDS = 60.0
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # what Apollo clients look for (with the code)
 
@@ -79,30 +86,42 @@ def keys(settings: Settings) -> tuple[str, str]:
 
 
 class _Lru:
-    def __init__(self, maxsize: int) -> None:
+    """Texts by Redis key. ``ttl``: seconds an entry is believed before Redis is asked again."""
+
+    def __init__(self, maxsize: int, ttl: float | None = None) -> None:
         self.maxsize = maxsize
-        self.items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.ttl = ttl
+        self.items: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
 
     def get(self, key: tuple[str, str]) -> str | None:
-        text = self.items.get(key)
-        if text is not None:
-            self.items.move_to_end(key)
+        found = self.items.get(key)
+        if found is None:
+            return None
+        text, until = found
+        if until < time.monotonic():
+            del self.items[key]
+            return None
+        self.items.move_to_end(key)
         return text
 
     def put(self, key: tuple[str, str], text: str) -> None:
-        self.items[key] = text
+        self.items[key] = (text, time.monotonic() + self.ttl if self.ttl is not None else math.inf)
         self.items.move_to_end(key)
         while len(self.items) > self.maxsize:
             self.items.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.items.pop(key, None)
 
 
 class DocumentStore:
     """The documents in Redis, with an in-process cache of the texts seen (keyed by Redis key: a
     text never changes under its hash). A Redis client per event loop and URL, as ``cost.Buckets``.
-    A trusted document stays trusted in a process that has seen it (there is no unregistering)."""
+    A process believes a trusted document it has seen for ``TRUST_SECONDS``, then asks Redis again:
+    a document removed with ``ymt-graph documents remove`` stops running everywhere within that."""
 
-    def __init__(self, maxsize: int = LOCAL_CACHE_SIZE) -> None:
-        self._trusted = _Lru(maxsize)
+    def __init__(self, maxsize: int = LOCAL_CACHE_SIZE, trust_seconds: float = TRUST_SECONDS) -> None:
+        self._trusted = _Lru(maxsize, trust_seconds)
         self._apq = _Lru(maxsize)
 
     def _client(self, url: str) -> Redis:
@@ -112,6 +131,9 @@ class DocumentStore:
 
     def cached_trusted(self, settings: Settings, digest: str) -> str | None:
         return self._trusted.get((keys(settings)[1], digest))
+
+    def forget_trusted(self, settings: Settings, digest: str) -> None:
+        self._trusted.forget((keys(settings)[1], digest))
 
     def cached_apq(self, settings: Settings, digest: str) -> str | None:
         return self._apq.get((keys(settings)[0], digest))
@@ -173,6 +195,33 @@ async def register(settings: Settings, texts: Iterable[str]) -> list[tuple[str, 
     finally:
         await client.aclose()
     return [(doc_id, existing is None) for doc_id, existing in zip(mapping, known, strict=True)]
+
+
+async def registered(settings: Settings) -> dict[str, str]:
+    """The trusted documents: id → text."""
+    assert settings.redis_url
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        return dict(await client.hgetall(keys(settings)[1]))
+    finally:
+        await client.aclose()
+
+
+async def unregister(settings: Settings, ids: Iterable[str], store: DocumentStore = STORE) -> list[tuple[str, bool]]:
+    """Remove trusted documents: ``[(id, was registered), …]``. Other processes stop running them
+    within ``TRUST_SECONDS``; this one at once."""
+    assert settings.redis_url
+    wanted = [DOCUMENT_ID_PREFIX + _parse_document_id(i) for i in ids]
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        found = await client.hmget(keys(settings)[1], wanted) if wanted else []
+        if wanted:
+            await client.hdel(keys(settings)[1], *wanted)
+    finally:
+        await client.aclose()
+    for doc_id in wanted:
+        store.forget_trusted(settings, doc_id.removeprefix(DOCUMENT_ID_PREFIX))
+    return [(doc_id, text is not None) for doc_id, text in zip(wanted, found, strict=True)]
 
 
 # -- request rewriting ------------------------------------------------------------------------------
