@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from live_helpers import serving, ws_connect
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
@@ -321,6 +322,35 @@ async def test_only_trusted_documents_refuses_everything_else_but_exempt_roles(
     assert len(pipeline_runs) < 3  # the fast path answered the admin
     r = await post(client, {"query": SKUS}, tokens[DEALER1])
     assert code(r) == "PERSISTED_QUERY_NOT_ALLOWED"
+
+
+async def test_websocket_operations_name_documents_as_requests_do(
+        make_client: MakeClient, tokens: dict[str, str]) -> None:
+    """graphql-transport-ws ``subscribe``: by ``documentId`` or APQ hash, and in only-trusted mode
+    nothing else for the restricted (a refusal is the operation's ``error``); an exempt role runs
+    any text. A real server in this process, a real socket."""
+    _, settings = await make_client(only_trusted_documents=True)
+    await register(settings, ME)
+    other = "{ me { role tenant { code } } }"
+    async with serving(settings) as url:
+        async with ws_connect(url, tokens[DEALER1]) as sock:
+            await sock.send({"id": "d", "type": "subscribe", "payload": {"documentId": f"sha256:{sha(ME)}"}})
+            answer = await sock.recv()
+            assert answer["id"] == "d" and answer["type"] == "next", answer
+            assert answer["payload"]["data"] == {"me": {"role": "DEALER_ADMIN"}}
+            assert (await sock.recv())["type"] == "complete"
+            await sock.send({"id": "h", "type": "subscribe", "payload": {"extensions": apq(ME)}})
+            answer = await sock.recv()
+            assert answer["type"] == "next" and answer["payload"]["data"] == {"me": {"role": "DEALER_ADMIN"}}
+            assert (await sock.recv())["type"] == "complete"
+            await sock.send({"id": "t", "type": "subscribe", "payload": {"query": other}})
+            assert (await sock.refused("t"))["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+            await sock.send({"id": "u", "type": "subscribe", "payload": {"documentId": f"sha256:{'0' * 64}"}})
+            assert (await sock.refused("u"))["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        async with ws_connect(url, tokens[ADMIN]) as sock:
+            await sock.send({"id": "a", "type": "subscribe", "payload": {"query": other}})
+            answer = await sock.recv()
+            assert answer["type"] == "next" and answer["payload"]["data"]["me"]["role"] == "HQ_ADMIN"
 
 
 async def test_the_exemption_is_a_setting(make_client: MakeClient, tokens: dict[str, str]) -> None:
