@@ -12,11 +12,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ymt_graph.access import Principal, Role
 from ymt_graph.compiled import core, runner
 from ymt_graph.db import count_statements
 from ymt_graph.settings import Settings
 
-ADMIN = "admin@demo.example"
+ADMIN, DEALER1, DEALER2, SUB1 = ("admin@demo.example", "dealer1@demo.example", "dealer2@demo.example",
+                                 "subdealer1@demo.example")
 PAGE = "query Page($n: Int!) { skus(first: $n) { edges { node { code category { code } } } } }"
 
 
@@ -67,6 +69,42 @@ async def test_a_plan_is_built_once_and_reused(
     assert counter.count == 1
     assert first == again and len(first["data"]["skus"]["edges"]) == 2
     assert len(other["data"]["skus"]["edges"]) == 5
+
+
+async def test_principals_of_one_shape_share_a_plan(
+    debug_client: httpx.AsyncClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plan is per document and shape of principal (runner.stand_in), not per principal: the
+    admins of D0001 and D0002 (each at the top of its tree) run one plan, whose SQL holds
+    neither's ids, and each sees its own dealers; a sub-dealer's deeper tree is another shape."""
+    runner.clear_plans()
+    q = "query Mine { dealers(first: 50) { edges { node { code } } } }"
+    with caplog.at_level(logging.INFO, logger="ymt_graph.compiled"):
+        mine = {who: await _post(debug_client, tokens[who], q) for who in (DEALER1, DEALER2, SUB1)}
+    built = [r.getMessage() for r in caplog.records if r.getMessage().startswith("operation Mine: compiled in")]
+    assert len(built) == 2, built  # DEALER1 and DEALER2 share one; SUB1 has its own
+    codes = {who: [e["node"]["code"] for e in answer["data"]["dealers"]["edges"]] for who, answer in mine.items()}
+    assert codes[DEALER1] and all(c.startswith("D0001") for c in codes[DEALER1])
+    assert codes[DEALER2] and all(c.startswith("D0002") for c in codes[DEALER2])
+    # Its own subtree and its supplier above it, by name.
+    assert "D0001-01" in codes[SUB1] and set(codes[SUB1]) < set(codes[DEALER1])
+    plans = [plan for plan in runner._plans.values() if isinstance(plan, runner.Plan)]
+    assert len(plans) == 2 and all(plan.principal_args for plan in plans)
+    assert all("LIKE '" not in plan.sql and "tenant_id = 1" not in plan.sql for plan in plans)
+
+
+def test_a_stand_in_keeps_the_shape_of_a_principal_and_not_its_ids() -> None:
+    dealer_a = Principal(tenant_id=1, role=Role.DEALER_ADMIN, user_id=5, dealer_id=1, dealer_path="/1/")
+    dealer_b = Principal(tenant_id=1, role=Role.DEALER_ADMIN, user_id=9, dealer_id=2, dealer_path="/2/")
+    deeper = Principal(tenant_id=1, role=Role.DEALER_ADMIN, dealer_id=7, dealer_path="/1/7/")
+    a, b = runner.stand_in(dealer_a), runner.stand_in(dealer_b)
+    assert a.principal == b.principal != runner.stand_in(deeper).principal
+    assert a.principal.user_id is None and a.principal.dealer_id != a.principal.tenant_id  # kinds apart
+    assert (a.values, b.values) == ((1, 1), (1, 2))
+    sales = runner.stand_in(Principal(tenant_id=3, role=Role.HQ_SALES, region_paths=("/1/4/", "/1/9/")))
+    literal = sales.principal.region_paths[1].replace("/", "//") + "%"  # as LIKE writes it, escaped
+    assert runner._principal_value(literal)(sales.values) == "//1//9//%"
+    assert runner._principal_value(sales.principal.tenant_id)(sales.values) == 3
 
 
 async def test_mutations_take_the_resolver_path(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:

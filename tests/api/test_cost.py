@@ -252,11 +252,13 @@ async def test_rate_limited_with_429_and_retry_after(
 
 async def test_the_bucket_refills(make_client: MakeClient, tokens: dict[str, str]) -> None:
     q = "{ skus { edges { node { code } } } }"  # the default page: 2 + 50 = 52
-    client = await make_client(rate_limit_bucket_size=52, rate_limit_restore_rate=100)
+    # Empty after one query, full again after 52 / 35 = 1.5 s: the second query must arrive within
+    # that to be refused (0.5 s was not always enough on a busy machine after a long suite).
+    client = await make_client(rate_limit_bucket_size=52, rate_limit_restore_rate=35)
     assert (await post(client, q, tokens[ADMIN])).status_code == 200
     refused = await post(client, q, tokens[ADMIN])
-    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
-    await asyncio.sleep(0.6)  # 100 points a second: full again
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    await asyncio.sleep(1.55)  # full again
     again = await post(client, q, tokens[ADMIN])
     assert again.status_code == 200 and again.json()["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 0
 

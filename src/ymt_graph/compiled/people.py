@@ -3,8 +3,8 @@ the ``me`` root.
 
 Accounts are read through ``org.service.user_select`` (``access.user_scope``), as the resolver
 path's user loader does. That scope names the principal's own account (``users.id = <the
-person>``), and a plan is shared by everyone acting as the same principal (the plan cache
-leaves the person out of its key, see ``runner._key``): a User field therefore compiles only
+person>``), and a plan is shared by everyone acting as a principal of the same shape (the plan
+cache leaves the person out of its key, see ``runner.stand_in``): a User field therefore compiles only
 when the scope the principal gets does not depend on who the person is (HQ and analysts: the
 whole tenant). Otherwise — and always for ``Me.user``, which is the person — the resolver path
 answers.

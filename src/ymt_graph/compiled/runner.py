@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -27,7 +28,7 @@ from sqlalchemy.util import greenlet_spawn
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from ymt_graph.access import Principal
+from ymt_graph.access import Principal, path_ids
 
 # The centres' compiled fields register themselves on import.
 from ymt_graph.compiled import catalog, inventory, orders, org, people, pricing, shipping  # noqa: F401
@@ -48,11 +49,77 @@ _DIALECT.paramstyle = "numeric_dollar"
 
 @dataclass(frozen=True)
 class Plan:
-    """One operation compiled for one principal and one shape of variables."""
+    """One operation compiled for one shape of principal (``StandIn``) and of variables."""
 
     sql: str
     args: tuple[Callable[[Mapping[str, Any]], Any], ...]  # positional parameters, in order
     uses_variables: bool
+    # The principal's values, after ``args``: each a function of the principal's ``StandIn.values``.
+    principal_args: tuple[Callable[[tuple[int, ...]], Any], ...] = ()
+
+    def bind(self, variables: Mapping[str, Any], values: tuple[int, ...]) -> list[Any]:
+        """The statement's parameters for one request (``NotCompilable``: the resolver path's)."""
+        return [get(variables) for get in self.args] + [get(values) for get in self.principal_args]
+
+
+# ---- the principal as parameters -------------------------------------------------------------
+# A plan serves every principal of one shape: the same role, scopes and structure (whether it
+# has a dealer, a store, how deep its dealer's path is, how many sales regions and how deep),
+# whatever its ids. It is compiled for a stand-in whose ids are sentinels — numbers no statement
+# holds otherwise — and each literal the compiler writes with a sentinel in it (``tenant_id =
+# <s>``, ``path LIKE '//<s>//<s>//%'``) becomes a parameter, filled per request with the real
+# ids. 8,000 dealers share one plan per document, not one each (built in ~40 ms, and prepared
+# and planned again by PostgreSQL on every connection).
+
+SENTINEL_BASE = 8_123_456_789_000_000_000  # 19 digits, as every sentinel: none is a prefix of another
+_MAX_SENTINELS = 1000
+_SENTINEL = re.compile(r"8123456789000000\d{3}")
+
+
+@dataclass(frozen=True)
+class StandIn:
+    principal: Principal  # sentinels for ids; also the plan key's principal part
+    values: tuple[int, ...]  # the real ids, by sentinel number
+
+
+def stand_in(p: Principal) -> StandIn:
+    """``p`` with each distinct id replaced by a sentinel, and the person left out: reads never
+    depend on who the person is, only on what they act as. Ids of one kind that are equal get
+    the same sentinel (the dealer is the last id of its path; the pattern is part of the shape);
+    ids of different kinds never do (tenant 1 and dealer 1 have nothing to do with each other)."""
+    seen: dict[tuple[str, int], int] = {}
+
+    def sentinel(kind: str, value: int) -> int:
+        return SENTINEL_BASE + seen.setdefault((kind, value), len(seen))
+
+    def path(kind: str, text: str | None) -> str | None:
+        if text is None or not text.strip("/"):
+            return text
+        return "/" + "".join(f"{sentinel(kind, i)}/" for i in path_ids(text))
+
+    principal = replace(
+        p, tenant_id=sentinel("tenant", p.tenant_id), user_id=None, api_key_id=None,
+        dealer_id=None if p.dealer_id is None else sentinel("dealer", p.dealer_id),
+        store_id=None if p.store_id is None else sentinel("store", p.store_id),
+        dealer_path=path("dealer", p.dealer_path), region_paths=tuple(path("region", r) or r for r in p.region_paths),
+    )
+    return StandIn(principal, tuple(value for _, value in seen))
+
+
+def _principal_value(literal: Any) -> Callable[[tuple[int, ...]], Any]:
+    """The real value of a literal written for the stand-in, from the real ids."""
+    if isinstance(literal, int):
+        index = literal - SENTINEL_BASE
+        return lambda values: values[index]
+    return lambda values: _SENTINEL.sub(lambda m: str(values[int(m.group()) - SENTINEL_BASE]), literal)
+
+
+def _is_sentinel(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return SENTINEL_BASE <= value < SENTINEL_BASE + _MAX_SENTINELS
+    return isinstance(value, str) and _SENTINEL.search(value) is not None
 
 
 _NOT_COMPILABLE = object()
@@ -71,31 +138,39 @@ def build_plan(
     schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
     variables: Mapping[str, Any], ctx: Context, exact: frozenset[str] = frozenset(),
 ) -> Plan:
-    """``exact``: the variables whose values are part of the plan's key (written into its SQL)."""
-    principal = ctx.require_principal()
+    """``exact``: the variables whose values are part of the plan's key (written into its SQL).
+    The plan is compiled for the principal's stand-in (``stand_in``): it serves its whole shape."""
+    principal = stand_in(ctx.require_principal()).principal
     c = Compiler(schema, document, operation, variables, principal, ctx.settings, exact)
     compiled = _PlanCompiler(_DIALECT, c.statement(), frozenset(c.getters))
-    # Lists in the statement are the principal's (part of the cache key): expanded once, here;
-    # the variable-driven parameters are never lists, so their values do not matter for it.
+    # Lists in the statement are the principal's (its shape is part of the cache key): expanded
+    # once, here; the variable-driven parameters are never lists, so their values do not matter.
     params = compiled.construct_params({name: None for name in c.getters}, escape_names=False)
     expanded = compiled._process_parameters_for_postcompile(params, _populate_self=False)
     getters: list[Callable[[Mapping[str, Any]], Any]] = []
     processors = compiled._bind_processors
     for name in expanded.positiontup or ():
         getters.append(_getter(name, c.getters.get(name), expanded.parameters[name], processors.get(name)))
-    return Plan(expanded.statement, tuple(getters), bool(c.getters))
+    # The principal's literals, marked while compiling, become the parameters after the variables'.
+    sql = expanded.statement
+    for i, (marker, cast) in enumerate(compiled.principal_markers):
+        sql = sql.replace(marker, f"${len(getters) + i + 1}::{cast}")
+    principal_args = tuple(_principal_value(literal) for literal in compiled.principal_literals)
+    return Plan(sql, tuple(getters), bool(c.getters), principal_args)
 
 
 class _PlanCompiler(_DIALECT.statement_compiler):  # type: ignore[name-defined]
-    """Writes every value that is not a variable's into the SQL text. A plan is built per
-    principal, so they are constants of the statement: PostgreSQL can then keep one generic
-    plan for it (planning a statement this size costs more than running it), knowing the
-    tenant, the principal's dealer and the rest; only the request's variables stay parameters.
-    (Done while compiling: cloning the statement's tree to mark its values took most of a
-    plan's build time.)"""
+    """Writes every value that is not a variable's into the SQL text: they are constants of the
+    statement, and PostgreSQL keeps one generic plan for it (planning a statement this size
+    costs more than running it). The principal's ids are the exception: the stand-in's
+    sentinels are marked here and become parameters (``stand_in``). (Done while compiling:
+    cloning the statement's tree to mark its values took most of a plan's build time.)"""
 
     def __init__(self, dialect: Any, statement: Any, variables: frozenset[str]) -> None:
-        self.plan_variables = variables  # read while compiling, which the base __init__ does
+        # Read while compiling, which the base __init__ does.
+        self.plan_variables = variables
+        self.principal_literals: list[Any] = []
+        self.principal_markers: list[tuple[str, str]] = []
         super().__init__(dialect, statement)
 
     def visit_bindparam(self, bindparam: BindParameter[Any], **kw: Any) -> str:
@@ -103,6 +178,17 @@ class _PlanCompiler(_DIALECT.statement_compiler):  # type: ignore[name-defined]
             kw["literal_binds"] = True
         result: str = super().visit_bindparam(bindparam, **kw)
         return result
+
+    def render_literal_value(self, value: Any, type_: Any) -> str:
+        """A literal of the stand-in principal's is marked, to become a parameter (``stand_in``)."""
+        if not _is_sentinel(value):
+            result: str = super().render_literal_value(value, type_)
+            return result
+        if value not in self.principal_literals:  # one parameter per distinct value
+            self.principal_literals.append(value)
+            marker = f"__ymt_principal_{len(self.principal_markers)}__"
+            self.principal_markers.append((marker, "BIGINT" if isinstance(value, int) else "TEXT"))
+        return self.principal_markers[self.principal_literals.index(value)][0]
 
 
 def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Callable[[Mapping[str, Any]], Any]:
@@ -114,16 +200,16 @@ def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Call
     return lambda v: process(from_variables(v))
 
 
-_acting: dict[Principal, Principal] = {}
+_standing: dict[Principal, StandIn] = {}
 
 
-def _acting_as(principal: Principal) -> Principal:
-    """Reads never depend on who the person is, only on what they act as."""
-    found = _acting.get(principal)
+def _stand_in(principal: Principal) -> StandIn:
+    """``stand_in``, worked out once per principal."""
+    found = _standing.get(principal)
     if found is None:
-        if len(_acting) >= CACHE_SIZE:
-            _acting.clear()
-        found = _acting[principal] = replace(principal, user_id=None, api_key_id=None)
+        if len(_standing) >= CACHE_SIZE:
+            _standing.clear()
+        found = _standing[principal] = stand_in(principal)
     return found
 
 
@@ -149,11 +235,10 @@ def _key(
     raw_variables: Mapping[str, Any] | None, query_digest: bytes | None = None,
 ) -> Any:
     principal = ctx.principal
-    if principal is not None:
-        principal = _acting_as(principal)
+    shape_of_principal = _stand_in(principal).principal if principal is not None else None
     query_digest = query_digest or digest(query)
     shape = variables_shape(dict(raw_variables), _exact(document, query_digest)) if raw_variables else None
-    return (query_digest, operation_name, principal, shape)
+    return (query_digest, operation_name, shape_of_principal, shape)
 
 
 @dataclass(frozen=True)
@@ -191,7 +276,7 @@ def cached(
         except TypeError:  # not JSON (an upload): worked out afresh
             text = b""
         if 0 < len(text) <= _MEMO_VARIABLES:
-            memo_key = (query_digest, operation_name, _acting_as(principal), text)
+            memo_key = (query_digest, operation_name, _stand_in(principal), text)
             memo = _found.get(memo_key)
             if memo is not None and _plans.get(memo.key) is memo.plan:
                 return memo
@@ -206,7 +291,7 @@ def cached(
             return None
         variables = coerced[1]
     try:
-        args = [get(variables) for get in plan.args]
+        args = plan.bind(variables, _stand_in(principal).values)
     except NotCompilable:
         return None
     found = Found(key, plan, args)
@@ -271,7 +356,7 @@ async def answer(
     if plan is _NOT_COMPILABLE:
         return None
     try:
-        args = [get(variables) for get in plan.args]
+        args = plan.bind(variables, _stand_in(ctx.principal).values)
     except NotCompilable:
         return None
     return await _run(key, plan, args, operation_name, ctx)

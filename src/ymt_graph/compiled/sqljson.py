@@ -35,7 +35,7 @@ class Bare(sa.Text):
 
 
 def literal_text(text: str, type_: Any = JsonText) -> Expr:
-    """A constant written into the SQL (no parameter: the statement is cached per principal)."""
+    """A constant written into the SQL (no parameter: it is the statement's, whoever asks)."""
     return sa.literal_column("'" + text.replace("'", "''") + "'", type_)
 
 
