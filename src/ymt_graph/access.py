@@ -93,7 +93,11 @@ def path_ids(path: str | None) -> list[int]:
 
 
 def subtree_clause(path_col: Any, path: str) -> ColumnElement[bool]:
-    return sa.cast(path_col.startswith(path, autoescape=True), sa.Boolean)
+    """Rows whose tree path starts with ``path`` (the node and everything under it), as a range
+    of the byte order (``text_pattern_ops``): paths are "/" and digits, so "~" (0x7E) sorts after
+    every character that can follow the prefix. Unlike ``LIKE '<path>%'`` the range uses the
+    path indexes also when ``path`` is a parameter (a compiled read's generic plan)."""
+    return sa.and_(path_col.op("~>=~", is_comparison=True)(path), path_col.op("~<~", is_comparison=True)(path + "~"))
 
 
 def region_clause(region_id_col: Any, regions: sa.Table, region_paths: tuple[str, ...]) -> ColumnElement[bool]:
@@ -102,7 +106,7 @@ def region_clause(region_id_col: Any, regions: sa.Table, region_paths: tuple[str
         return sa.false()
     # An alias: the enclosing query may join regions itself, and must not correlate with this.
     r = regions.alias("scope_regions")
-    inside = sa.or_(*(r.c.path.startswith(p, autoescape=True) for p in region_paths))
+    inside = sa.or_(*(subtree_clause(r.c.path, p) for p in region_paths))
     return region_id_col.in_(sa.select(r.c.id).where(inside))
 
 
@@ -154,10 +158,9 @@ def dealer_details_clause(p: Principal, dealer_path: Any, region_path: Any) -> C
     if p.tenant_wide:
         return sa.true()
     if p.role is Role.HQ_SALES:
-        return sa.or_(*(region_path.startswith(rp, autoescape=True) for rp in p.region_paths)) \
-            if p.region_paths else sa.false()
+        return sa.or_(*(subtree_clause(region_path, rp) for rp in p.region_paths)) if p.region_paths else sa.false()
     if p.acts_as_dealer and p.dealer_path:
-        return sa.cast(dealer_path.startswith(p.dealer_path, autoescape=True), sa.Boolean)
+        return subtree_clause(dealer_path, p.dealer_path)
     return sa.false()
 
 
@@ -611,7 +614,7 @@ def order_scope(p: Principal, orders: sa.Table, buyers: Any, buyer_regions: Any)
     if p.tenant_wide:
         return sa.true()
     if p.role is Role.HQ_SALES:
-        return sa.or_(*(buyer_regions.c.path.startswith(rp, autoescape=True) for rp in p.region_paths)) \
+        return sa.or_(*(subtree_clause(buyer_regions.c.path, rp) for rp in p.region_paths)) \
             if p.region_paths else sa.false()
     if p.role is Role.STORE_STAFF:
         return orders.c.buyer_store_id == p.store_id if p.store_id is not None else sa.false()

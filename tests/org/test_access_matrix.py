@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ymt_graph import access
+from ymt_graph.org import service as org_service
 
 ADMIN, SALES, ANALYST = "admin@demo.example", "sales.east@demo.example", "analyst@demo.example"
 DEALER1, DEALER2 = "dealer1@demo.example", "dealer2@demo.example"
@@ -201,3 +207,25 @@ async def test_dealer_create_rights(
     q = "mutation($i: DealerCreateInput!) { dealerCreate(input: $i) { dealer { code level } userErrors { code } } }"
     body = await gql(q, {"i": data}, token=tokens[role], expect_errors=True)
     assert outcome(body, "dealerCreate") == expected
+
+
+async def test_a_subtree_is_an_index_range_even_when_its_path_is_a_parameter(engine: AsyncEngine) -> None:
+    """``access.subtree_clause``: a compiled read's plan is generic, with the principal's path a
+    parameter (``runner.stand_in``); its subtree must still be found on ``ix_dealers_path``, which
+    a LIKE with a parameter prefix cannot use. Equal to the LIKE it replaced on the demo data."""
+    dealers = org_service.dealers
+    clause = access.subtree_clause(dealers.c.path, "/1/")
+    sql = str(sa.select(dealers.c.id).where(dealers.c.tenant_id == 1, clause)
+              .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    generic = sql.replace("'/1/~'", "$2").replace("'/1/'", "$1")
+    assert "$1" in generic and "$2" in generic, sql
+    async with engine.begin() as c:
+        await c.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        await c.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        await c.execute(sa.text(f"PREPARE subtree(text, text) AS {generic}"))
+        plan = "\n".join(r[0] for r in await c.execute(sa.text("EXPLAIN EXECUTE subtree('/1/', '/1/~')")))
+        ids = {r[0] for r in await c.execute(sa.text("EXECUTE subtree('/1/', '/1/~')"))}
+        like = {r[0] for r in await c.execute(sa.text("SELECT id FROM dealers WHERE path LIKE '/1/%'"))}
+        await c.execute(sa.text("DEALLOCATE subtree"))
+    assert "ix_dealers_path" in plan and "~>=~ $1" in plan, plan
+    assert ids == like and len(ids) > 1

@@ -24,7 +24,7 @@ class Tenant(SQLModel, table=True):
 
 
 class Region(SQLModel, table=True):
-    """Sales area → province → city. ``path`` ("/3/17/") makes subtree lookups one indexed LIKE."""
+    """Sales area → province → city. ``path`` ("/3/17/") makes a subtree one indexed range (``subtree_clause``)."""
 
     __tablename__ = "regions"
     __table_args__ = (
@@ -44,7 +44,7 @@ class Dealer(SQLModel, table=True):
     """A distributor (level 1, under HQ) or sub-dealer (level 2, under a distributor).
 
     ``path`` holds the ids from the root down ("/12/57/"), so "everything under
-    this distributor" is ``path LIKE '/12/%'`` on an index, never a recursive walk.
+    this distributor" is the paths from '/12/' to '/12/~' on an index, never a recursive walk.
     """
 
     __tablename__ = "dealers"
