@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from ymt_graph.errors import BadInput, Executor
+from ymt_graph.graph.ids import MAX_BIGINT
 
 
 def equal_to(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:
@@ -43,7 +44,9 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise BadInput("Invalid cursor.", field="after") from exc
-    if not isinstance(values, list) or len(values) != arity:
+    if not isinstance(values, list) or len(values) != arity or any(
+        isinstance(v, int) and not -MAX_BIGINT <= v <= MAX_BIGINT for v in values
+    ):
         raise BadInput("Invalid cursor.", field="after")
     return values
 

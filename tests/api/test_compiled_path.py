@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ymt_graph.access import Principal, Role
 from ymt_graph.compiled import core, runner
 from ymt_graph.db import count_statements
+from ymt_graph.graph.ids import encode_gid
+from ymt_graph.paging import encode_cursor
 from ymt_graph.settings import Settings
 
 ADMIN, DEALER1, DEALER2, SUB1 = ("admin@demo.example", "dealer1@demo.example", "dealer2@demo.example",
@@ -105,6 +107,21 @@ def test_a_stand_in_keeps_the_shape_of_a_principal_and_not_its_ids() -> None:
     literal = sales.principal.region_paths[1].replace("/", "//") + "%"  # as LIKE writes it, escaped
     assert runner._principal_value(literal)(sales.values) == "//1//9//%"
     assert runner._principal_value(sales.principal.tenant_id)(sales.values) == 3
+
+
+async def test_numbers_past_a_bigint_are_nobodys_ids(
+    debug_client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """A stand-in's ids are past the largest bigint, so a document's own constants can never be
+    taken for them: an id or a cursor key that large names no row (on either path), it is not
+    swapped for the principal's id."""
+    big = runner.SENTINEL_BASE  # the first sentinel: the stand-in's tenant
+    by_id = f'{{ dealer(id: "{encode_gid("Dealer", big)}") {{ code }} }}'
+    paged = f'{{ dealers(first: 2, after: "{encode_cursor(["D0001", big])}") {{ edges {{ node {{ code }} }} }} }}'
+    for who in (DEALER1, ADMIN):
+        assert (await _post(debug_client, tokens[who], by_id))["data"] == {"dealer": None}
+        refused = await _post(debug_client, tokens[who], paged)
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", refused
 
 
 async def test_mutations_take_the_resolver_path(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
