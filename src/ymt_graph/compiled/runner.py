@@ -203,16 +203,22 @@ def _getter(name: str, from_variables: Any, constant: Any, process: Any) -> Call
     return lambda v: process(from_variables(v))
 
 
+def _remembered(cache: dict[Any, Any], key: Any, work_out: Callable[[], Any]) -> Any:
+    """``work_out()`` once per key (a cache that empties when full: it is rebuilt in passing)."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        found = cache[key] = work_out()
+    return found
+
+
 _standing: dict[Principal, StandIn] = {}
 
 
 def _stand_in(principal: Principal) -> StandIn:
     """``stand_in``, worked out once per principal."""
-    found = _standing.get(principal)
-    if found is None:
-        if len(_standing) >= CACHE_SIZE:
-            _standing.clear()
-        found = _standing[principal] = stand_in(principal)
+    found: StandIn = _remembered(_standing, principal, lambda: stand_in(principal))
     return found
 
 
@@ -225,11 +231,7 @@ _page_sizes: dict[bytes, frozenset[str]] = {}
 
 def _exact(document: DocumentNode, query_digest: bytes) -> frozenset[str]:
     """``core.page_size_variables`` of a document, worked out once per document."""
-    found = _page_sizes.get(query_digest)
-    if found is None:
-        if len(_page_sizes) >= CACHE_SIZE:
-            _page_sizes.clear()
-        found = _page_sizes[query_digest] = page_size_variables(document)
+    found: frozenset[str] = _remembered(_page_sizes, query_digest, lambda: page_size_variables(document))
     return found
 
 
